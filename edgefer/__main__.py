@@ -1,0 +1,3 @@
+from edgefer.cli.main import main
+
+main()

@@ -1,0 +1,28 @@
+"""User-facing errors.
+
+Anything the user can cause (bad file, bad flag, unreachable board) is raised as
+`EdgeferError`; the CLI prints its message on one line and exits non-zero, with no
+traceback. Programming errors are left as ordinary exceptions.
+
+Stdlib only: imported by the device-side runner too.
+"""
+
+
+class EdgeferError(Exception):
+    """An error caused by user input or the environment, shown as one line."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, hint: str | None = None):
+        super().__init__(message)
+        self.hint = hint
+
+    def one_line(self) -> str:
+        msg = str(self).strip().replace("\n", " ")
+        return f"{msg} ({self.hint})" if self.hint else msg
+
+
+class GateFailed(EdgeferError):
+    """A quality gate (accuracy drop, regression, parity) was violated: exit 1."""
+
+    exit_code = 1
