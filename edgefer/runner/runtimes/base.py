@@ -152,13 +152,13 @@ class Runtime(ABC):
             raise EdgeferError(f"predict() needs a single-input model; {self.path} has {len(self.inputs)} inputs")
         info = self.inputs[0]
         x = np.asarray(x, dtype=np.float32)
-        if x.ndim != len(info.shape):
-            raise EdgeferError(f"wrong input shape {list(x.shape)}: {self.path} expects {info.shape} ({info.layout})")
+        expected = list(info.shape)
+        if info.layout == "NHWC" and len(expected) == 4:  # x arrives NCHW whatever the model wants
+            expected = [expected[0], expected[3], expected[1], expected[2]]
+        if x.ndim != len(expected) or any(d is not None and d != s for d, s in zip(expected[1:], x.shape[1:])):
+            raise EdgeferError(f"wrong input shape {list(x.shape)} for {self.path}: expected NCHW {expected}")
         if info.layout == "NHWC" and x.ndim == 4:
             x = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
-        if any(d is not None and d != s for d, s in zip(info.shape[1:], x.shape[1:])):
-            shown = list(x.shape) if info.layout != "NHWC" else list(np.asarray(x).transpose(0, 3, 1, 2).shape)
-            raise EdgeferError(f"wrong input shape {shown}: {self.path} expects {info.shape} ({info.layout})")
         feed = quantize(x, info) if np.dtype(info.dtype).kind in "iu" else x.astype(info.dtype, copy=False)
         fixed_batch = info.shape[0]
         if fixed_batch is not None and fixed_batch != feed.shape[0]:

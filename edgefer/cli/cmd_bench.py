@@ -1,0 +1,123 @@
+"""`edgefer bench` and `edgefer report show`: thin CLI over `edgefer.bench.bench` / `edgefer.report`."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from typing import Iterator, Optional
+
+import typer
+
+from edgefer.errors import EdgeferError
+
+
+def _ints(text: str | None, flag: str) -> list[int] | None:
+    if not text:
+        return None
+    try:
+        return [int(v) for v in text.replace("x", ",").split(",")]
+    except ValueError:
+        raise EdgeferError(f"{flag} takes comma-separated integers, got {text!r}") from None
+
+
+@contextlib.contextmanager
+def _progress(console, enabled: bool) -> Iterator:
+    """Yields a factory: job -> on_progress callback driving one rich progress bar per artifact."""
+    if not enabled:
+        yield lambda job: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=False) as prog:
+
+        def for_job(job):
+            import os
+
+            name = os.path.basename(job.path.rstrip("/"))
+            task = prog.add_task(f"{name} loading", total=None)
+
+            def update(phase: str, done: int, total: int) -> None:
+                prog.update(task, description=f"{name} {phase}", completed=done, total=total)
+
+            return update
+
+        yield for_job
+
+
+def bench_cmd(
+    artifact: str = typer.Argument(..., help="An .onnx or .tflite file, a converted directory (with manifest.json), "
+                                               "or a zoo model name with --runtime torch."),
+    target: str = typer.Option("local", "--target", "-t", help="Target profile name (targets/NAME.yaml) or YAML path."),
+    runtime: Optional[str] = typer.Option(None, "--runtime", help="onnxruntime | litert | torch (default: by file extension)."),
+    fmt: Optional[str] = typer.Option(None, "--format", help="In a converted directory: only this format (onnx|tflite)."),
+    precision: Optional[str] = typer.Option(None, "--precision", help="In a converted directory: only this precision (fp32|int8)."),
+    runs: Optional[int] = typer.Option(None, "--runs", help="Timed runs (at least; default: the target's bench.runs)."),
+    warmup: Optional[int] = typer.Option(None, "--warmup", help="Untimed warm-up runs (default: the target's)."),
+    min_seconds: Optional[float] = typer.Option(None, "--min-seconds", help="Keep timing until this many seconds have passed too."),
+    batch_size: int = typer.Option(1, "--batch-size", "-b", help="Images per inference call."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="Runtime intra-op threads."),
+    cpus: Optional[str] = typer.Option(None, "--cpus", help="Pin to these CPUs, e.g. 0,1 or 2-3 (sched_setaffinity)."),
+    cooldown: Optional[float] = typer.Option(None, "--cooldown", help="Seconds to idle before measuring."),
+    input_shape: Optional[str] = typer.Option(None, "--input-shape", help="Shape for models with dynamic dims, e.g. 1,1,48,48."),
+    energy: str = typer.Option("auto", "--energy", help="auto: the target's meter if readable, else null with the reason; "
+                                                     "measure: the meter must work; estimate: nominal power x time "
+                                                     "(labelled estimated); none."),
+    nominal_power_w: Optional[float] = typer.Option(None, "--nominal-power-w", help="Board power for --energy estimate "
+                                                                                   "(default: the target's)."),
+    idle_seconds: float = typer.Option(2.0, "--idle-seconds", help="Idle baseline length before the run (with a meter)."),
+    label: Optional[str] = typer.Option(None, "--label", help="Free-text label stored in the report."),
+    out: Optional[str] = typer.Option(None, "--out", "-o", help="Write the report here (atomically); with several "
+                                                                "artifacts, a directory of <file>.json."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report(s) as JSON instead of a table."),
+) -> None:
+    """Benchmark a model: latency distribution, throughput, memory, CPU and energy, in a versioned JSON report.
+
+    A converted directory benchmarks every artifact in its manifest (filter with --format/--precision),
+    one report each. Ctrl-C keeps the samples measured so far (report marked partial, exit 1).
+    """
+    from rich.console import Console
+
+    from edgefer.bench import bench
+    from edgefer.report import render, validate_report
+    from edgefer.runner.session import parse_cpus
+
+    console = Console(stderr=True)
+    with _progress(console, enabled=not as_json and sys.stderr.isatty()) as on_progress:
+        reports = bench(
+            artifact, target=target, runtime=runtime, fmt=fmt, precision=precision, runs=runs, warmup=warmup,
+            min_seconds=min_seconds, batch_size=batch_size, threads=threads, cpus=parse_cpus(cpus),
+            cooldown_s=cooldown, input_shape=_ints(input_shape, "--input-shape"), energy=energy,
+            nominal_power_w=nominal_power_w, idle_s=idle_seconds, label=label, out=out, on_progress=on_progress,
+        )
+    if as_json:
+        typer.echo(json.dumps(reports[0] if len(reports) == 1 else reports, indent=1))
+    else:
+        for r in reports:
+            render(validate_report(r), Console())
+        if out:
+            console.print(f"report{'s' if len(reports) > 1 else ''} written to {out}")
+    if any(r["partial"] for r in reports):
+        raise typer.Exit(1)
+
+
+def report_show(
+    file: str = typer.Argument(..., help="A report JSON written by `edgefer bench --out`."),
+    markdown: bool = typer.Option(False, "--markdown", help="Print a Markdown table instead."),
+) -> None:
+    """Render a bench report (validated against the report schema)."""
+    from edgefer.report import load_report, render, to_markdown
+
+    rep = load_report(file)
+    if markdown:
+        typer.echo(to_markdown(rep), nl=False)
+    else:
+        render(rep)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("bench")(bench_cmd)
+    report_app = typer.Typer(help="Inspect bench reports.", no_args_is_help=True)
+    report_app.command("show")(report_show)
+    app.add_typer(report_app, name="report")

@@ -1,0 +1,73 @@
+"""`edgefer compare`: bench reports side by side, with statistics and a CI gate."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from edgefer.errors import EdgeferError
+
+
+def parse_threshold(text: str) -> float:
+    """'5%' -> 0.05, '0.05' -> 0.05; a bare number above 1 is ambiguous and refused."""
+    t = text.strip()
+    try:
+        value = float(t[:-1]) / 100 if t.endswith("%") else float(t)
+    except ValueError:
+        raise EdgeferError(f"--fail-on-regression {text!r} is not a percentage", hint="e.g. 5% or 0.05") from None
+    if not t.endswith("%") and value > 1:
+        raise EdgeferError(f"--fail-on-regression {text!r} is ambiguous", hint=f"write {t}% or {value / 100:g}")
+    if value < 0:
+        raise EdgeferError(f"--fail-on-regression must not be negative, got {text!r}")
+    return value
+
+
+def compare(
+    reports: list[str] = typer.Argument(..., help="Bench report JSON files (from `edgefer bench`), two or more."),
+    baseline: Optional[str] = typer.Option(
+        None, "--baseline", "-b", help="The report the others are compared to: its path or label (default: the first)."
+    ),
+    fail_on_regression: Optional[str] = typer.Option(
+        None, "--fail-on-regression", metavar="PCT",
+        help="Exit 1 when a metric is significantly worse than the baseline by more than PCT (e.g. 5%). For CI gates.",
+    ),
+    plot: Optional[str] = typer.Option(None, "--plot", metavar="PNG", help="Write latency CDFs and percentile bars (matplotlib)."),
+    markdown: bool = typer.Option(False, "--markdown", help="Print a Markdown table (for PR comments) instead of a rich table."),
+    json_out: Optional[str] = typer.Option(None, "--json", metavar="PATH", help="Also write the comparison as JSON."),
+) -> None:
+    """Compare bench reports: p50/p90/p99 per sample, throughput, memory, energy, size, ratios vs baseline.
+
+    Latency ratios come with a bootstrap 95% confidence interval and a Mann-Whitney U p-value computed from the raw samples; each metric gets a verdict (faster / slower / no significant change).
+
+    Warns when the environments differ (emulated vs native, runtime versions, threads, batch size, CPU model).
+
+    With --fail-on-regression, a significant regression beyond the threshold exits with status 1 (CI gate).
+    """
+    from rich.console import Console
+
+    from edgefer.compare import compare_reports
+
+    threshold = parse_threshold(fail_on_regression) if fail_on_regression is not None else None
+    cmp = compare_reports(reports, baseline=baseline, threshold=threshold)
+    if markdown:
+        typer.echo(cmp.markdown(), nl=False)
+    else:
+        console = Console()
+        console.print(cmp.table())
+        console.print("ratios: value / baseline; [lo, hi]: bootstrap 95% CI; p: Mann-Whitney U", style="dim", markup=False)
+        for w in cmp.warnings:
+            console.print(f"warning: {w}", style="yellow", markup=False, highlight=False)
+    if json_out:
+        from edgefer.runner.atomic import write_json_atomic
+
+        write_json_atomic(json_out, cmp.to_dict())
+    if plot:
+        from edgefer.plots import plot_comparison
+
+        typer.echo(f"plot: {plot_comparison(cmp, plot)}", err=True)
+    cmp.check_gate()
+
+
+def register(app: typer.Typer) -> None:
+    app.command("compare")(compare)

@@ -1,0 +1,400 @@
+"""Side-by-side comparison of bench reports, with statistics fit for a CI gate.
+
+    cmp = compare_reports(["a.json", "b.json"], baseline="a.json", threshold=0.05)
+    cmp.table()         # rich Table;  cmp.markdown() -> str;  cmp.to_dict() -> JSON-able
+    cmp.check_gate()    # raises GateFailed on a significant regression beyond the threshold
+
+Latency is compared per sample (ms per batch / batch size) from the raw `timing.samples_ns`:
+- the ratio other/baseline of the p50, p90 and p99 with a bootstrap 95% confidence interval
+  (scipy.stats.bootstrap, percentile method, the two reports resampled independently);
+- a two-sided Mann-Whitney U test (scipy.stats.mannwhitneyu) of the two sample sets.
+A latency change is significant when its confidence interval excludes 1 and, for the p50,
+also p < ALPHA. Throughput gets a bootstrap interval of the ratio of means (it is
+batch / mean time). Energy differences count when they exceed the combined uncertainty of the
+two meters; artifact size is exact. Peak RSS is one reading per run: shown, never judged.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from edgefer.errors import EdgeferError, GateFailed
+
+ALPHA = 0.05
+CONFIDENCE = 0.95
+N_RESAMPLES = 2000
+MIN_SAMPLES = 5  # below this no test is run: the verdict says so
+_SEED = 20261121  # fixed: the same reports always give the same intervals
+
+
+@dataclass
+class MetricComparison:
+    """One metric of one report against the baseline."""
+
+    metric: str
+    unit: str
+    baseline: float | None
+    value: float | None
+    ratio: float | None  # value / baseline
+    ci_low: float | None = None  # confidence interval of the ratio
+    ci_high: float | None = None
+    p_value: float | None = None
+    verdict: str = "n/a"  # faster/slower, better/worse, lower/higher, no significant change, n/a (why)
+    worse: bool = False  # significantly worse than the baseline
+    note: str | None = None
+
+
+@dataclass
+class ReportSummary:
+    label: str
+    path: str | None
+    model: str | None
+    artifact: str | None  # "onnx fp32"
+    emulated: bool | None
+    batch_size: int
+    n_samples: int
+    values: dict[str, float | None]  # metric -> value (see METRICS)
+    energy_status: str | None
+    energy_reason: str | None
+
+
+@dataclass
+class Comparison:
+    baseline: str
+    reports: list[ReportSummary]
+    # label -> the metric comparisons of that report vs the baseline (baseline itself absent)
+    metrics: dict[str, list[MetricComparison]]
+    warnings: list[str]
+    threshold: float | None
+    regressions: list[str] = field(default_factory=list)
+    samples_ms: dict[str, list[float]] = field(default_factory=dict, repr=False)  # per sample, for plots
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d.pop("samples_ms")
+        d["kind"] = "edgefer.compare"
+        return d
+
+    def check_gate(self) -> None:
+        """Raise GateFailed when a threshold was given and something regressed beyond it."""
+        if self.threshold is not None and self.regressions:
+            raise GateFailed(f"regression beyond {self.threshold:.1%}: " + "; ".join(self.regressions))
+
+    def table(self):
+        from rich.markup import escape
+        from rich.table import Table
+
+        t = Table(title=f"edgefer compare (baseline: {self.baseline})", show_lines=False)
+        t.add_column("metric")
+        for r in self.reports:
+            t.add_column(r.label + (" (baseline)" if r.label == self.baseline else ""), justify="right")
+        for key, (name, unit, _lower, digits) in METRICS.items():
+            row = [escape(f"{name} [{unit}]")]
+            for r in self.reports:
+                row.append(self._cell(r, key, digits, rich=True))
+            t.add_row(*row)
+        return t
+
+    def markdown(self) -> str:
+        head = ["metric"] + [r.label + (" (baseline)" if r.label == self.baseline else "") for r in self.reports]
+        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for key, (name, unit, _lower, digits) in METRICS.items():
+            cells = [f"{name} [{unit}]"] + [self._cell(r, key, digits, rich=False) for r in self.reports]
+            lines.append("| " + " | ".join(cells) + " |")
+        out = "\n".join(lines) + "\n"
+        out += "\nRatios are value / baseline; [lo, hi] is the bootstrap 95% CI of the ratio; p is the Mann-Whitney U p-value.\n"
+        if self.warnings:
+            out += "\n" + "\n".join(f"- warning: {w}" for w in self.warnings) + "\n"
+        if self.regressions:
+            out += "\n" + "\n".join(f"- **regression**: {r}" for r in self.regressions) + "\n"
+        return out
+
+    def _cell(self, r: ReportSummary, key: str, digits: int, rich: bool) -> str:
+        v = r.values.get(key)
+        if key == "energy_j" and v is None:
+            return r.energy_status or "—"
+        text = "—" if v is None else f"{v:.{digits}f}"
+        if r.label == self.baseline:
+            return text
+        m = next((m for m in self.metrics.get(r.label, []) if m.metric == key), None)
+        if m is None or m.ratio is None:
+            return text
+        text += f" (x{m.ratio:.3f}"
+        if m.ci_low is not None:
+            text += f" [{m.ci_low:.3f}, {m.ci_high:.3f}]"
+        if m.p_value is not None:
+            text += f" p={m.p_value:.2g}"
+        text += ")"
+        if m.verdict and not m.verdict.startswith("n/a"):
+            text += f" {m.verdict}"
+        if rich:
+            from rich.markup import escape
+
+            text = escape(text)
+        if rich and m.worse:
+            text = f"[red]{text}[/red]"
+        elif rich and m.verdict in ("faster", "better", "lower", "smaller"):
+            text = f"[green]{text}[/green]"
+        return text
+
+
+# metric key -> (display name, unit, lower is better, digits)
+METRICS: dict[str, tuple[str, str, bool, int]] = {
+    "p50_ms": ("latency p50 /sample", "ms", True, 3),
+    "p90_ms": ("latency p90 /sample", "ms", True, 3),
+    "p99_ms": ("latency p99 /sample", "ms", True, 3),
+    "throughput_sps": ("throughput", "samples/s", False, 1),
+    "peak_rss_mb": ("peak RSS", "MB", True, 1),
+    "energy_j": ("energy /inference", "J", True, 4),
+    "size_mb": ("artifact size", "MB", True, 3),
+}
+
+
+def _load(item: str | Path | dict) -> tuple[dict, str | None]:
+    """A report as a plain dict, validated by edgefer.report (one-line EdgeferError if bad)."""
+    from edgefer.report import load_report, validate_report
+
+    if isinstance(item, dict):
+        rep, path = validate_report(item), None
+    else:
+        path = str(item)
+        rep = load_report(path)
+    if not rep.timing.samples_ns:
+        raise EdgeferError(f"{path or 'report'} has no timing samples: nothing to compare")
+    return rep.model_dump(mode="json"), path
+
+
+def _batch(rep: dict) -> int:
+    return int((rep.get("settings") or {}).get("batch_size") or 1)
+
+
+def per_sample_ms(rep: dict) -> np.ndarray:
+    return np.asarray(rep["timing"]["samples_ns"], dtype=np.float64) / 1e6 / _batch(rep)
+
+
+def _summary(rep: dict, label: str, path: str | None) -> ReportSummary:
+    ms = per_sample_ms(rep)
+    p50, p90, p99 = np.percentile(ms, [50, 90, 99])
+    energy = rep.get("energy") or {}
+    art = rep.get("artifact") or {}
+    env = rep.get("environment") or {}
+    size = art.get("size_bytes")
+    return ReportSummary(
+        label=label,
+        path=path,
+        model=(rep.get("model") or {}).get("name"),
+        artifact=" ".join(str(x) for x in (art.get("format"), art.get("precision")) if x) or None,
+        emulated=env.get("emulated"),
+        batch_size=_batch(rep),
+        n_samples=int(ms.size),
+        values={
+            "p50_ms": float(p50),
+            "p90_ms": float(p90),
+            "p99_ms": float(p99),
+            "throughput_sps": float(1e3 / ms.mean()),
+            "peak_rss_mb": (rep.get("resources") or {}).get("peak_rss_mb"),
+            "energy_j": energy.get("energy_per_inference_j") if energy.get("status") in ("measured", "estimated") else None,
+            "size_mb": size / 1e6 if size else None,
+        },
+        energy_status=energy.get("status"),
+        energy_reason=energy.get("reason"),
+    )
+
+
+def _labels(reps: list[tuple[dict, str | None]]) -> list[str]:
+    labels = []
+    for i, (rep, path) in enumerate(reps):
+        labels.append(rep.get("label") or (Path(path).stem if path else None) or f"report{i + 1}")
+    for i, lab in enumerate(labels):  # disambiguate repeated labels
+        if labels.count(lab) > 1:
+            labels[i] = f"{lab}#{i + 1}"
+    return labels
+
+
+def _bootstrap_ratio(base: np.ndarray, other: np.ndarray, stat) -> tuple[float, float]:
+    from scipy import stats
+
+    res = stats.bootstrap(
+        (base, other),
+        lambda a, b, axis: stat(b, axis) / stat(a, axis),
+        n_resamples=N_RESAMPLES,
+        confidence_level=CONFIDENCE,
+        method="percentile",
+        vectorized=True,
+        batch=max(1, min(N_RESAMPLES, int(2e7 // max(base.size, other.size)))),  # bound memory
+        rng=np.random.default_rng(_SEED),
+    )
+    return float(res.confidence_interval.low), float(res.confidence_interval.high)
+
+
+def _latency_metrics(base: np.ndarray, other: np.ndarray, b: ReportSummary, o: ReportSummary) -> list[MetricComparison]:
+    from scipy import stats
+
+    out = []
+    enough = base.size >= MIN_SAMPLES and other.size >= MIN_SAMPLES
+    p_value = float(stats.mannwhitneyu(other, base, alternative="two-sided").pvalue) if enough else None
+    for key, q in (("p50_ms", 50), ("p90_ms", 90), ("p99_ms", 99)):
+        m = MetricComparison(key, "ms", b.values[key], o.values[key], o.values[key] / b.values[key])
+        if not enough:
+            m.verdict = f"n/a (fewer than {MIN_SAMPLES} samples)"
+            out.append(m)
+            continue
+        m.ci_low, m.ci_high = _bootstrap_ratio(base, other, lambda x, axis, q=q: np.percentile(x, q, axis=axis))
+        significant = m.ci_low > 1 or m.ci_high < 1
+        if key == "p50_ms":
+            m.p_value = p_value
+            significant = significant and p_value < ALPHA
+        if not significant:
+            m.verdict = "no significant change"
+        else:
+            m.verdict = "slower" if m.ratio > 1 else "faster"
+            m.worse = m.ratio > 1
+        out.append(m)
+    tp = MetricComparison("throughput_sps", "samples/s", b.values["throughput_sps"], o.values["throughput_sps"],
+                          o.values["throughput_sps"] / b.values["throughput_sps"])
+    if enough:
+        # throughput ratio = mean(base) / mean(other): bootstrap the ratio of means, inverted.
+        lo, hi = _bootstrap_ratio(other, base, lambda x, axis: np.mean(x, axis=axis))
+        tp.ci_low, tp.ci_high = lo, hi
+        if lo > 1 or hi < 1:
+            tp.verdict, tp.worse = ("better", False) if tp.ratio > 1 else ("worse", True)
+        else:
+            tp.verdict = "no significant change"
+    else:
+        tp.verdict = f"n/a (fewer than {MIN_SAMPLES} samples)"
+    out.append(tp)
+    return out
+
+
+def _energy_metric(brep: dict, orep: dict, b: ReportSummary, o: ReportSummary) -> MetricComparison:
+    m = MetricComparison("energy_j", "J", b.values["energy_j"], o.values["energy_j"], None)
+    if m.baseline is None or m.value is None:
+        missing = b if m.baseline is None else o
+        m.verdict = f"n/a ({missing.label}: {missing.energy_status or 'no energy'}" + (
+            f", {missing.energy_reason})" if missing.energy_reason else ")")
+        return m
+    m.ratio = m.value / m.baseline if m.baseline else None
+    if b.energy_status != o.energy_status:
+        m.note = f"{b.energy_status} vs {o.energy_status}"
+    ub = (brep.get("energy") or {}).get("uncertainty_j")
+    uo = (orep.get("energy") or {}).get("uncertainty_j")
+    if ub is None or uo is None:
+        m.verdict = "n/a (no uncertainty reported)"
+        return m
+    if abs(m.value - m.baseline) > math.hypot(ub, uo):
+        m.verdict, m.worse = ("higher", True) if m.value > m.baseline else ("lower", False)
+    else:
+        m.verdict = "no significant change"
+    return m
+
+
+def _exact_metric(key: str, unit: str, b: ReportSummary, o: ReportSummary, judged: bool) -> MetricComparison:
+    m = MetricComparison(key, unit, b.values[key], o.values[key], None)
+    if m.baseline and m.value is not None:
+        m.ratio = m.value / m.baseline
+    if not judged:
+        m.verdict = "n/a (one reading per run)"
+    elif m.ratio is not None:
+        m.verdict = "same" if m.ratio == 1 else ("larger" if m.ratio > 1 else "smaller")
+        m.worse = m.ratio > 1
+    return m
+
+
+def environment_warnings(base: dict, other: dict, bl: str, ol: str) -> list[str]:
+    """Differences that make the two measurements not like for like."""
+    w = []
+    be, oe = base.get("environment") or {}, other.get("environment") or {}
+    br, orr = base.get("runtime") or {}, other.get("runtime") or {}
+    bs, os_ = base.get("settings") or {}, other.get("settings") or {}
+
+    def differs(what: str, a, b) -> None:
+        if a != b:
+            w.append(f"{ol} vs {bl}: {what} differs ({b!r} vs {a!r})")
+
+    if bool(be.get("emulated")) != bool(oe.get("emulated")):
+        kind = lambda e: f"emulated ({e.get('emulator') or 'emulator'})" if e.get("emulated") else "native"  # noqa: E731
+        w.append(f"{ol} vs {bl}: {kind(oe)} vs {kind(be)}: emulated timings say nothing about real hardware speed")
+    differs("CPU model", be.get("cpu_model"), oe.get("cpu_model"))
+    differs("machine", be.get("machine"), oe.get("machine"))
+    differs("runtime", br.get("name"), orr.get("name"))
+    if br.get("name") == orr.get("name"):
+        differs("runtime version", br.get("version"), orr.get("version"))
+    differs("runtime versions", be.get("runtime_versions"), oe.get("runtime_versions"))
+    differs("threads", bs.get("threads", br.get("threads")), os_.get("threads", orr.get("threads")))
+    differs("batch size", bs.get("batch_size"), os_.get("batch_size"))
+    differs("governor", be.get("governor"), oe.get("governor"))
+    for lab, rep in ((bl, base), (ol, other)):
+        if rep.get("partial"):
+            w.append(f"{lab} is a partial report ({rep.get('partial_reason') or 'interrupted'})")
+        thr = (rep.get("environment") or {}).get("throttling")
+        if isinstance(thr, dict) and any(bool(v) for v in thr.values() if isinstance(v, bool)):
+            w.append(f"{lab}: throttling was reported during the run ({thr})")
+    return w
+
+
+def _pick_baseline(baseline: str | int | None, labels: list[str], paths: list[str | None]) -> int:
+    if baseline is None:
+        return 0
+    if isinstance(baseline, int):
+        if not 0 <= baseline < len(labels):
+            raise EdgeferError(f"--baseline index {baseline} out of range")
+        return baseline
+    for i, (lab, path) in enumerate(zip(labels, paths)):
+        if baseline == lab or (path and (baseline == path or os.path.abspath(baseline) == os.path.abspath(path))):
+            return i
+    raise EdgeferError(f"--baseline {baseline!r} is not one of the compared reports",
+                       hint=f"use a path or one of: {', '.join(labels)}")
+
+
+def compare_reports(
+    reports: Iterable[str | Path | dict],
+    baseline: str | int | None = None,
+    threshold: float | None = None,
+) -> Comparison:
+    """Compare bench reports (paths or report dicts) against a baseline (default: the first).
+
+    `threshold` (e.g. 0.05): a metric that is significantly worse by more than this fraction
+    is listed in `regressions`; `check_gate()` turns that into GateFailed.
+    """
+    loaded = [_load(r) for r in reports]
+    if len(loaded) < 2:
+        raise EdgeferError("compare needs at least two reports")
+    if threshold is not None and not 0 <= threshold < 10:
+        raise EdgeferError(f"--fail-on-regression must be a fraction like 5% or 0.05, got {threshold}")
+    labels = _labels(loaded)
+    paths = [p for _, p in loaded]
+    bi = _pick_baseline(baseline, labels, paths)
+    summaries = [_summary(rep, lab, path) for (rep, path), lab in zip(loaded, labels)]
+    brep, bsum = loaded[bi][0], summaries[bi]
+    bms = per_sample_ms(brep)
+    cmp = Comparison(baseline=labels[bi], reports=summaries, metrics={}, warnings=[], threshold=threshold)
+    cmp.samples_ms = {lab: per_sample_ms(rep).tolist() for (rep, _), lab in zip(loaded, labels)}
+    for i, ((rep, _), osum) in enumerate(zip(loaded, summaries)):
+        if i == bi:
+            continue
+        ms = cmp.samples_ms[osum.label]
+        rows = _latency_metrics(bms, np.asarray(ms), bsum, osum)
+        rows.append(_exact_metric("peak_rss_mb", "MB", bsum, osum, judged=False))
+        rows.append(_energy_metric(brep, rep, bsum, osum))
+        rows.append(_exact_metric("size_mb", "MB", bsum, osum, judged=True))
+        cmp.metrics[osum.label] = rows
+        cmp.warnings += environment_warnings(brep, rep, bsum.label, osum.label)
+        for lab, s in ((bsum.label, bsum), (osum.label, osum)):
+            if s.n_samples < MIN_SAMPLES:
+                cmp.warnings.append(f"{lab}: only {s.n_samples} samples, too few for a test")
+        if threshold is not None:
+            for m in rows:
+                if not m.worse or m.ratio is None:
+                    continue
+                excess = m.ratio - 1 if METRICS[m.metric][2] else 1 / m.ratio - 1
+                if excess > threshold:
+                    cmp.regressions.append(f"{osum.label} {METRICS[m.metric][0]} {m.verdict} by {excess:.1%} "
+                                           f"(x{m.ratio:.3f} vs {bsum.label})")
+    cmp.warnings = list(dict.fromkeys(cmp.warnings))
+    return cmp

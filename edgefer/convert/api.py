@@ -1,0 +1,314 @@
+"""`convert()`: model + data -> verified ONNX/TFLite artifacts and manifest.json.
+
+Artifacts are written into a hidden staging directory inside the output directory and moved
+into place only after every step ran; manifest.json is written last. A conversion that dies
+half-way therefore leaves no file that looks like a finished artifact.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import platform
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, ContextManager
+
+import numpy as np
+
+from edgefer.convert.manifest import MANIFEST_NAME, artifact_record, new_manifest, write_json_atomic
+from edgefer.convert.verify import DEFAULT_PARITY_TOL, agreement, classification, int8_gates, parity
+from edgefer.errors import EdgeferError, GateFailed
+
+FORMATS = ("onnx", "tflite")
+PRECISIONS = ("fp32", "int8")
+EXTENSIONS = {"onnx": ".onnx", "tflite": ".tflite"}
+RANDOM_VERIFY_SAMPLES = 32
+RANDOM_CALIB_WARNING = "int8 was calibrated on RANDOM data (no --calib given): its accuracy is unverified"
+
+Step = Callable[[str], ContextManager]
+
+
+@dataclass
+class ConvertOptions:
+    model: str | None = None  # zoo name
+    module: str | None = None  # "pkg.file:factory" or "file.py:factory"
+    module_args: dict = field(default_factory=dict)
+    weights: Path | None = None
+    input_size: tuple[int, int] | None = None
+    channels: int | None = None
+    class_names: list[str] | None = None
+    color: str | None = None
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
+    out: Path = Path("edgefer-out")
+    formats: tuple[str, ...] = FORMATS
+    precisions: tuple[str, ...] = PRECISIONS
+    target: str | None = None
+    calib: str | None = None
+    calib_samples: int = 256
+    eval: str | None = None
+    eval_samples: int | None = 1000
+    opset: int = 18
+    dynamic_batch: bool = False
+    activation_type: str | None = None  # None: from the target profile / host
+    calibration: str = "minmax"
+    tflite_io: str = "int8"
+    verify: bool = True
+    parity_tol: float = DEFAULT_PARITY_TOL
+    max_accuracy_drop: float | None = None
+    min_class_recall_ratio: float | None = None
+    seed: int = 0
+
+
+@dataclass
+class ConvertResult:
+    out_dir: Path
+    manifest: dict
+    errors: list[str]  # formats/precisions that could not be produced
+    violations: list[str]  # verification gates that failed
+
+    def check(self) -> None:
+        """Raise for failed conversions (EdgeferError) or failed gates (GateFailed)."""
+        if self.errors:
+            raise EdgeferError("; ".join(self.errors))
+        if self.violations:
+            raise GateFailed("verification failed: " + "; ".join(self.violations))
+
+
+def _default_activation_type(target: str | None) -> tuple[str, str]:
+    """(U8|S8, why): the target profile decides; without one, the host architecture does."""
+    if target:
+        try:
+            from edgefer.targets import load_target
+        except ImportError:
+            raise EdgeferError("--target needs edgefer.targets, which is not available in this install") from None
+        return load_target(target).int8_activation_type(), f"target {target}"
+    machine = platform.machine().lower()
+    # ARM cores with dot-product run S8S8 kernels; x86 onnxruntime is fastest with U8 activations
+    act = "S8" if machine in ("aarch64", "arm64") else "U8"
+    return act, f"host {machine}"
+
+
+def _check_choices(values: tuple[str, ...], allowed: tuple[str, ...], flag: str) -> tuple[str, ...]:
+    vals = tuple(dict.fromkeys(v.strip().lower() for v in values if v.strip()))
+    bad = [v for v in vals if v not in allowed]
+    if bad or not vals:
+        raise EdgeferError(f"{flag} accepts {','.join(allowed)}; got {','.join(values) or 'nothing'}")
+    return vals
+
+
+def _make_staging(out: Path) -> Path:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=".edgefer-convert-", dir=out))
+    except OSError as exc:
+        raise EdgeferError(f"output directory {out} is not writable: {exc.strerror or exc}") from None
+
+
+def _torch_logits(model, x: np.ndarray, batch: int = 64) -> np.ndarray:
+    import torch
+
+    with torch.no_grad():
+        return np.concatenate(
+            [model(torch.from_numpy(x[i : i + batch])).float().numpy() for i in range(0, len(x), batch)]
+        )
+
+
+def _runtime_logits(path: Path, x: np.ndarray) -> tuple[np.ndarray, str]:
+    from edgefer.runner.runtimes import open_runtime
+
+    rt = open_runtime(str(path))
+    try:
+        d = rt.describe()
+        return rt.predict(x), f"{d['name']} {d['version']}"
+    finally:
+        rt.close()
+
+
+def _profile(model, spec, name: str) -> dict | None:
+    try:
+        from edgefer.profile import profile_model
+    except ImportError:
+        return None
+    p = profile_model(model, spec.shape(1), name=name)
+    return {"params_total": p.params_total, "params_trainable": p.params_trainable, "macs": p.macs, "flops": p.flops}
+
+
+def _export(fmt: str, precision: str, ms, x_example, x_calib, path: Path, opts: ConvertOptions, act: str,
+            fp32_paths: dict) -> dict:
+    """Produce one artifact at `path`; int8 builds on the fp32 file of the same format."""
+    import torch
+
+    if fmt == "onnx":
+        from edgefer.convert.onnx_export import export_onnx
+        from edgefer.convert.onnx_quant import quantize_onnx_int8
+
+        if precision == "fp32":
+            return export_onnx(ms.model, torch.from_numpy(x_example), path, opts.opset, opts.dynamic_batch)
+        return quantize_onnx_int8(fp32_paths["onnx"], x_calib, path, act, opts.calibration)
+    try:
+        from edgefer.convert.tflite import export_tflite_fp32, quantize_tflite_int8
+    except ImportError:
+        raise EdgeferError("TFLite conversion is not available in this install (edgefer.convert.tflite)") from None
+    if precision == "fp32":
+        return export_tflite_fp32(ms.model, torch.from_numpy(x_example), path)
+    return quantize_tflite_int8(fp32_paths["tflite"], x_calib, path, io_dtype=opts.tflite_io)
+
+
+def convert(opts: ConvertOptions, step: Step | None = None, check: bool = True) -> ConvertResult:
+    """Convert, verify, and write artifacts + manifest.json into `opts.out`.
+
+    `step(description)` is a context manager wrapped around each step (progress display).
+    With check=True, failed formats raise EdgeferError and failed gates GateFailed, after the
+    manifest has been written (so the evidence is on disk).
+    """
+    from edgefer.convert.model_source import resolve_model
+    from edgefer.data import load_data, random_inputs, select
+
+    step = step or (lambda _desc: contextlib.nullcontext())
+    formats = _check_choices(tuple(opts.formats), FORMATS, "--to")
+    precisions = _check_choices(tuple(opts.precisions), PRECISIONS, "--precision")
+    if opts.calib_samples < 1:
+        raise EdgeferError(f"--calib-samples must be >= 1, got {opts.calib_samples}")
+    if opts.tflite_io not in ("int8", "float32"):
+        raise EdgeferError(f"--tflite-io must be int8 or float32, got {opts.tflite_io!r}")
+    if opts.activation_type:
+        act, act_why = opts.activation_type.upper(), "--activation-type"
+    else:
+        act, act_why = _default_activation_type(opts.target)
+    warnings: list[str] = []
+
+    with step("load model"):
+        ms = resolve_model(
+            model=opts.model, module=opts.module, module_args=opts.module_args, weights=opts.weights,
+            input_size=opts.input_size, channels=opts.channels, class_names=opts.class_names,
+            color=opts.color, mean=opts.mean, std=opts.std,
+        )
+    with step("read data"):
+        calib_rec: dict
+        if opts.calib:
+            ds = load_data(opts.calib, ms.spec, ms.class_names, default_split="Training")
+            idx = select(ds, opts.calib_samples, opts.seed)
+            x_calib = ds.take(idx)
+            calib_rec = ds.describe(idx)
+        else:
+            x_calib = random_inputs(ms.spec, opts.calib_samples, opts.seed)
+            calib_rec = {"source": "random", "samples": opts.calib_samples}
+            if "int8" in precisions:
+                warnings.append(RANDOM_CALIB_WARNING)
+        y_eval = None
+        if opts.eval:
+            ds = load_data(opts.eval, ms.spec, ms.class_names, default_split="PublicTest")
+            idx = select(ds, opts.eval_samples, opts.seed + 1)
+            x_ver, y_eval = ds.take(idx), (None if ds.labels is None else ds.labels[idx])
+            ver_rec = ds.describe(idx)
+            if y_eval is None:
+                warnings.append(f"{opts.eval} has no labels: accuracy not measured, only parity/agreement")
+        elif opts.calib:
+            x_ver, ver_rec = x_calib, {**calib_rec, "note": "calibration samples (no --eval given)"}
+            warnings.append("no --eval data: verified on the calibration samples, accuracy not measured")
+        else:
+            x_ver = random_inputs(ms.spec, RANDOM_VERIFY_SAMPLES, opts.seed + 1)
+            ver_rec = {"source": "random", "samples": RANDOM_VERIFY_SAMPLES}
+            warnings.append("no data: verified on random inputs only, accuracy not measured")
+    with step("profile model"):
+        prof = _profile(ms.model, ms.spec, ms.name)
+
+    staging = _make_staging(Path(opts.out))
+    out = Path(opts.out)
+    (out / MANIFEST_NAME).unlink(missing_ok=True)  # the old manifest no longer describes this directory
+    try:
+        artifacts: list[dict] = []
+        errors: list[str] = []
+        fp32_paths: dict[str, Path] = {}
+        for fmt in formats:
+            for precision in ("fp32", "int8"):
+                if precision not in precisions and not (precision == "fp32" and "int8" in precisions):
+                    continue
+                if precision == "int8" and fmt not in fp32_paths:
+                    continue  # its fp32 export already failed and was reported
+                path = staging / f"{ms.name}_{precision}{EXTENSIONS[fmt]}"
+                with step(f"{fmt} {precision}: convert"):
+                    try:
+                        info = _export(fmt, precision, ms, x_ver[:1], x_calib, path, opts, act, fp32_paths)
+                    except EdgeferError as exc:
+                        errors.append(f"{fmt} {precision}: {exc.one_line()}")
+                        path.unlink(missing_ok=True)
+                        continue
+                if precision == "fp32":
+                    fp32_paths[fmt] = path
+                if precision in precisions:
+                    artifacts.append({**artifact_record(path, fmt, precision, info), "_path": path})
+        ref = torch_metrics = None
+        violations: list[str] = []
+        if opts.verify and artifacts:
+            with step("verify: PyTorch reference"):
+                ref = _torch_logits(ms.model, x_ver)
+                if y_eval is not None:
+                    torch_metrics = classification(ref, y_eval, ms.class_names)
+            for a in artifacts:
+                with step(f"verify {a['file']}"):
+                    a["verification"] = _verify_one(a, ref, x_ver, y_eval, ms.class_names, torch_metrics, opts)
+                violations += [f"{a['file']}: {v}" for v in a["verification"].get("violations", [])]
+        for a in artifacts:
+            src = a.pop("_path")
+            src.replace(out / a["file"])
+        manifest = new_manifest(
+            model={"name": ms.name, **(prof or {})},
+            source=ms.source,
+            weights=ms.weights,
+            input=ms.spec.to_dict(),
+            class_names=ms.class_names,
+            artifacts=artifacts,
+            failed=errors,
+            settings={
+                "formats": list(formats), "precisions": list(precisions), "opset": opts.opset,
+                "dynamic_batch": opts.dynamic_batch, "int8_activation_type": act,
+                "int8_activation_type_from": act_why, "calibration_method": opts.calibration,
+                "tflite_io": opts.tflite_io, "target": opts.target, "seed": opts.seed,
+                "parity_tolerance_rel": opts.parity_tol, "max_accuracy_drop": opts.max_accuracy_drop,
+                "min_class_recall_ratio": opts.min_class_recall_ratio, "verify": opts.verify,
+            },
+            calibration=calib_rec,
+            verification={"inputs": ver_rec, "pytorch_fp32": torch_metrics} if opts.verify else None,
+            warnings=warnings,
+        )
+        write_json_atomic(out / MANIFEST_NAME, manifest)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    result = ConvertResult(out, manifest, errors, violations)
+    if check:
+        result.check()
+    return result
+
+
+def _verify_one(a: dict, ref: np.ndarray, x: np.ndarray, y: np.ndarray | None, names: list[str],
+                torch_metrics: dict | None, opts: ConvertOptions) -> dict:
+    """Run one artifact on the verification inputs and compare it with PyTorch."""
+    try:
+        logits, runtime = _runtime_logits(a["_path"], x)
+    except EdgeferError as exc:
+        return {"runtime": None, "error": exc.one_line(), "violations": [f"could not run: {exc.one_line()}"], "passed": False}
+    rec: dict = {"runtime": runtime, "parity": parity(ref, logits, opts.parity_tol),
+                 "top1_agreement": agreement(ref, logits)}
+    violations: list[str] = []
+    if a["precision"] == "fp32":
+        if not rec["parity"]["passed"]:
+            p = rec["parity"]
+            violations.append(f"logits differ from PyTorch by {p['max_abs_diff']:.3g} "
+                              f"(relative {p['max_rel_diff']:.3g} > {opts.parity_tol:g})")
+    else:  # int8 logits are not expected to match closely: report the difference, gate on accuracy
+        rec["parity"] = {k: v for k, v in rec["parity"].items() if k not in ("passed", "tolerance_rel")}
+    if y is not None:
+        rec["metrics"] = classification(logits, y, names)
+        if a["precision"] == "int8":
+            rec["gates"] = int8_gates(torch_metrics, rec["metrics"], opts.max_accuracy_drop, opts.min_class_recall_ratio)
+            violations += rec["gates"]["violations"]
+    rec["violations"] = violations
+    rec["passed"] = not violations
+    return rec
+
+
+__all__ = ["ConvertOptions", "ConvertResult", "convert", "FORMATS", "PRECISIONS"]

@@ -1,0 +1,59 @@
+"""manifest.json: what was converted, from what, how, and how well it was verified.
+
+Written last and atomically (temp file + rename): a directory with a manifest.json is a
+finished conversion; without one it is not.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+from edgefer.convert.model_source import sha256_file
+
+MANIFEST_NAME = "manifest.json"
+SCHEMA_VERSION = "1"
+
+
+def artifact_record(path: Path, fmt: str, precision: str, info: dict) -> dict:
+    """One artifact entry: file facts plus what the converter reported."""
+    return {
+        "file": path.name,
+        "format": fmt,
+        "precision": precision,
+        "size_bytes": path.stat().st_size,
+        "sha256": sha256_file(path),
+        **info,
+    }
+
+
+def new_manifest(**fields) -> dict:
+    from edgefer import __version__
+
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "kind": "edgefer.convert.manifest",
+        "created_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "edgefer_version": __version__,
+        **fields,
+    }
+
+
+def write_json_atomic(path: Path, data: dict) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, indent=2, sort_keys=False)
+            f.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_manifest(out_dir: Path) -> dict:
+    with open(Path(out_dir) / MANIFEST_NAME) as f:
+        return json.load(f)

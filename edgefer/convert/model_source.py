@@ -1,0 +1,219 @@
+"""Where the model comes from: a zoo name or the user's own `pkg.module:factory`, plus weights.
+
+Returns the eval-mode module together with its input spec and class names, and the facts
+the manifest records (source, weights sha256).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from edgefer.data.spec import InputSpec
+from edgefer.errors import EdgeferError
+
+# Keys under which training scripts commonly nest the state dict in a checkpoint.
+CHECKPOINT_KEYS = ("state_dict", "model", "model_state_dict")
+_MAX_KEYS_SHOWN = 5
+
+
+@dataclass
+class ModelSource:
+    model: Any  # torch.nn.Module, in eval mode
+    name: str
+    source: dict  # {"type": "zoo", "name": ...} | {"type": "module", "module": ..., "args": {...}}
+    spec: InputSpec
+    class_names: list[str]
+    weights: dict | None = field(default=None)  # {"path", "sha256", "checkpoint_key"}
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _import_attr(target: str):
+    """`pkg.mod:attr` or `path/to/file.py:attr` -> the attribute."""
+    mod_name, sep, attr = target.partition(":")
+    if not sep or not mod_name or not attr:
+        raise EdgeferError(f"--module must look like my_pkg.my_file:build_model, got {target!r}")
+    try:
+        if mod_name.endswith(".py"):
+            path = Path(mod_name)
+            if not path.is_file():
+                raise EdgeferError(f"--module file not found: {path}")
+            spec = importlib.util.spec_from_file_location(path.stem, path)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)  # type: ignore[union-attr]
+        else:
+            if "" not in sys.path:  # like `python -m`: the working directory is importable
+                sys.path.insert(0, "")
+            module = importlib.import_module(mod_name)
+    except EdgeferError:
+        raise
+    except Exception as exc:  # anything the user's module raises while importing
+        raise EdgeferError(f"cannot import --module {mod_name!r}: {type(exc).__name__}: {exc}") from None
+    if not hasattr(module, attr):
+        raise EdgeferError(f"--module {mod_name!r} has no attribute {attr!r}")
+    return getattr(module, attr)
+
+
+def _build_user_model(target: str, args: dict):
+    import torch
+
+    factory = _import_attr(target)
+    if not callable(factory):
+        raise EdgeferError(f"--module {target!r} is neither a factory function nor an nn.Module class")
+    try:
+        model = factory(**args)
+    except Exception as exc:
+        raise EdgeferError(f"--module {target!r} failed with --module-args {args}: {type(exc).__name__}: {exc}") from None
+    if not isinstance(model, torch.nn.Module):
+        raise EdgeferError(f"--module {target!r} returned {type(model).__name__}, not a torch.nn.Module")
+    return model
+
+
+def _extract_state_dict(obj, path: Path) -> tuple[dict, str | None]:
+    import torch
+
+    if isinstance(obj, dict) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
+        return obj, None
+    if isinstance(obj, dict):
+        for key in CHECKPOINT_KEYS:
+            sd = obj.get(key)
+            if isinstance(sd, dict) and sd and all(isinstance(v, torch.Tensor) for v in sd.values()):
+                return sd, key
+    keys = list(obj)[:8] if isinstance(obj, dict) else type(obj).__name__
+    raise EdgeferError(
+        f"{path}: no state dict found (a state_dict, or a dict with one of {', '.join(CHECKPOINT_KEYS)}; got {keys})"
+    )
+
+
+def _fmt_keys(keys: list[str]) -> str:
+    shown = ", ".join(keys[:_MAX_KEYS_SHOWN])
+    more = f" (+{len(keys) - _MAX_KEYS_SHOWN} more)" if len(keys) > _MAX_KEYS_SHOWN else ""
+    return shown + more
+
+
+def load_weights(model, path: Path) -> dict:
+    """Load a state dict / checkpoint into `model` strictly; mismatches name the keys."""
+    import torch
+
+    if not path.is_file():
+        raise EdgeferError(f"--weights file not found: {path}")
+    try:
+        # weights_only: never unpickle arbitrary code from a downloaded checkpoint
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise EdgeferError(
+            f"cannot load --weights {path}: {first[:200]}", hint="save a state_dict: torch.save(model.state_dict(), path)"
+        ) from None
+    sd, key = _extract_state_dict(obj, path)
+    if all(k.startswith("module.") for k in sd):  # saved from nn.DataParallel / DDP
+        sd = {k[len("module."):]: v for k, v in sd.items()}
+    own = model.state_dict()
+    missing = [k for k in own if k not in sd]
+    unexpected = [k for k in sd if k not in own]
+    shapes = [f"{k} {list(sd[k].shape)} vs model {list(own[k].shape)}" for k in own if k in sd and sd[k].shape != own[k].shape]
+    if missing or unexpected or shapes:
+        parts = []
+        if missing:
+            parts.append(f"missing keys: {_fmt_keys(missing)}")
+        if unexpected:
+            parts.append(f"unexpected keys: {_fmt_keys(unexpected)}")
+        if shapes:
+            parts.append(f"shape mismatch: {_fmt_keys(shapes)}")
+        raise EdgeferError(f"--weights {path.name} do not fit the model: " + "; ".join(parts))
+    model.load_state_dict(sd, strict=True)
+    return {"path": str(path), "sha256": sha256_file(path), "checkpoint_key": key}
+
+
+def _class_names(given: list[str] | None, default: list[str] | None, num_classes: int | None) -> list[str]:
+    if given:
+        return list(given)
+    if default is not None:
+        return list(default)
+    return [f"class_{i}" for i in range(num_classes or 0)]
+
+
+def resolve_model(
+    *,
+    model: str | None = None,
+    module: str | None = None,
+    module_args: dict | None = None,
+    weights: Path | None = None,
+    input_size: tuple[int, int] | None = None,
+    channels: int | None = None,
+    class_names: list[str] | None = None,
+    color: str | None = None,
+    mean: tuple[float, ...] | None = None,
+    std: tuple[float, ...] | None = None,
+) -> ModelSource:
+    """Build the model (zoo or user module), load weights, and settle the input spec."""
+    import torch
+
+    from edgefer.zoo.registry import FER7_CLASSES, IMAGENET_MEAN, IMAGENET_STD
+
+    if bool(model) == bool(module):
+        raise EdgeferError("give exactly one of a zoo MODEL name or --module pkg.file:factory")
+    if module:
+        if input_size is None or channels is None:
+            raise EdgeferError("--module needs --input-size H W and --channels C")
+        net = _build_user_model(module, module_args or {})
+        name = module.rpartition(":")[2]
+        gray = channels == 1
+        spec = InputSpec(
+            tuple(input_size),
+            channels,
+            color or ("grayscale" if gray else "rgb"),
+            tuple(mean or ((0.5,) if gray else IMAGENET_MEAN)),
+            tuple(std or ((0.5,) if gray else IMAGENET_STD)),
+        )
+        source = {"type": "module", "module": module, "args": module_args or {}}
+        default_names = None
+    else:
+        from edgefer.zoo import create_model, get_entry
+
+        entry = get_entry(model)
+        base = InputSpec.from_entry(entry)
+        c = channels or base.channels
+        spec = InputSpec(
+            tuple(input_size or base.input_size),
+            c,
+            color or (base.color if c == base.channels else ("grayscale" if c == 1 else "rgb")),
+            tuple(mean or (base.mean if c == base.channels else (0.5,) * c)),
+            tuple(std or (base.std if c == base.channels else (0.5,) * c)),
+            base.resize,
+        )
+        default_names = list(entry.class_names)
+        n = len(class_names) if class_names else len(default_names)
+        net = create_model(model, num_classes=n, in_chans=c)
+        name = model
+        source = {"type": "zoo", "name": model, "paper": entry.paper}
+    net.eval()
+    wrec = load_weights(net, Path(weights)) if weights else None
+    # the classifier width decides how many classes there are; names must match it
+    with torch.no_grad():
+        try:
+            out = net(torch.zeros(spec.shape(1)))
+        except Exception as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise EdgeferError(f"{name} cannot run on input {list(spec.shape(1))}: {first[:200]}") from None
+    if not isinstance(out, torch.Tensor) or out.ndim != 2:
+        raise EdgeferError(f"{name} must return one (batch, classes) logits tensor, got {getattr(out, 'shape', type(out).__name__)}")
+    n_out = int(out.shape[1])
+    if default_names is None and n_out == len(FER7_CLASSES):
+        default_names = list(FER7_CLASSES)
+    names = _class_names(class_names, default_names, n_out)
+    if len(names) != n_out:
+        raise EdgeferError(f"{len(names)} class names given but the model outputs {n_out} logits")
+    return ModelSource(net, name, source, spec, names, wrec)

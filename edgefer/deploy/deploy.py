@@ -1,0 +1,145 @@
+"""`deploy()`: put the runner and an artifact on a device, verified, and check its python."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from edgefer.deploy.payload import artifact_files, runner_files, sha256_file
+from edgefer.deploy.transport import Transport
+from edgefer.errors import EdgeferError
+from edgefer.targets import Target, load_target
+
+# pip names of what the runner needs on the device, by artifact format
+_RUNTIME_MODULES = {".onnx": ("onnxruntime",), ".tflite": ("ai_edge_litert", "tflite_runtime")}
+_PIP_NAMES = {"numpy": "numpy", "onnxruntime": "onnxruntime", "ai_edge_litert": "ai-edge-litert"}
+MIN_PYTHON = (3, 10)
+
+
+@dataclass
+class Deployment:
+    target: Target
+    transport: Transport
+    workdir: str
+    artifact: str  # device path of the artifact, relative to workdir
+    probe: dict
+    copied: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+
+    def runner_argv(self, *args: str) -> list[str]:
+        return [*self.target.python, "-m", "edgefer.runner", *args]
+
+    def run_runner(self, *args: str, step: str, **kwargs):
+        """Run `python -m edgefer.runner ARGS` in the work dir with the runner importable."""
+        return self.transport.run(self.runner_argv(*args), step=step, cwd=self.workdir,
+                                  env={"PYTHONPATH": self.workdir}, **kwargs)
+
+
+def open_transport(target: Target) -> Transport:
+    kind = target.connection.type
+    if kind == "ssh":
+        from edgefer.deploy.ssh import SSHTransport as cls
+    elif kind == "adb":
+        from edgefer.deploy.adb import ADBTransport as cls
+    else:
+        from edgefer.deploy.local import LocalTransport as cls
+    return cls(target)
+
+
+def _remote_hashes(transport: Transport, workdir: str, rels: list[str], step: str) -> dict[str, str]:
+    """sha256 of the files that exist under workdir (missing ones are absent from the result)."""
+    script = 'cd "$1" 2>/dev/null || exit 0; shift; sha256sum -- "$@" 2>/dev/null; exit 0'
+    res = transport.run(["sh", "-c", script, "sh", workdir, *rels], step=step)
+    hashes = {}
+    for line in res.stdout.decode(errors="replace").splitlines():
+        digest, _, name = line.partition("  ")
+        if len(digest) == 64 and name:
+            hashes[name] = digest
+    return hashes
+
+
+def sync_files(transport: Transport, workdir: str, files: list[tuple[Path, str]]) -> tuple[list[str], list[str]]:
+    """Copy what differs (by sha256), then verify the copies; returns (copied, unchanged)."""
+    local = {rel: sha256_file(path) for path, rel in files}
+    remote = _remote_hashes(transport, workdir, list(local), step="connect")
+    todo = [(path, rel) for path, rel in files if remote.get(rel) != local[rel]]
+    todo_rels = {rel for _, rel in todo}
+    if todo:
+        transport.put_files(todo, transport.resolve(workdir))
+        after = _remote_hashes(transport, workdir, [rel for _, rel in todo], step="verify")
+        bad = [rel for _, rel in todo if after.get(rel) != local[rel]]
+        if bad:
+            raise transport.fail("verify", f"sha256 mismatch after copy for {', '.join(bad)}",
+                                 hint="is sha256sum installed on the device and the disk not full?")
+    return [rel for _, rel in todo], [rel for _, rel in files if rel not in todo_rels]
+
+
+def install_command(target: Target, modules: list[str]) -> list[str]:
+    return [*target.python, "-m", "pip", "install", *(_PIP_NAMES.get(m, m) for m in modules)]
+
+
+def _probe(dep: Deployment) -> dict:
+    python = dep.target.python[0]
+    res = dep.run_runner("probe", step="probe python", check=False)
+    if res.rc == 127:
+        raise dep.transport.fail("probe python", f"missing python: '{python}' not found on the device",
+                                 hint=f"install Python >= {'.'.join(map(str, MIN_PYTHON))} there, or set `python:` in the profile")
+    if res.rc != 0:
+        raise dep.transport.fail("probe python", f"'{python} -m edgefer.runner probe' exited {res.rc}: {res.last_error()}",
+                                 hint=f"the runner needs Python >= {'.'.join(map(str, MIN_PYTHON))}")
+    try:
+        return json.loads(res.stdout.decode().strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        raise dep.transport.fail("probe python", f"unreadable probe output: {res.stdout[:200]!r}") from None
+
+
+def missing_modules(probe: dict, artifact_suffix: str) -> list[str]:
+    missing = [] if probe.get("numpy") else ["numpy"]
+    runtimes = probe.get("runtimes") or {}
+    options = _RUNTIME_MODULES.get(artifact_suffix, ())
+    if options and not any(runtimes.get(m) for m in options):
+        missing.append(options[0])
+    return missing
+
+
+def deploy(
+    artifact: Path | str,
+    target: Target | str,
+    *,
+    install_deps: bool = False,
+    on_step: Callable[[str], None] | None = None,
+) -> Deployment:
+    """Copy runner + artifact (+ manifest) to the target's work dir, skipping unchanged files,
+    and check the device's python and runtime. Raises EdgeferError naming target and step."""
+    t = load_target(target)
+    artifact = Path(artifact)
+    if not artifact.is_file():
+        raise EdgeferError(f"artifact {artifact}: file not found")
+    say = on_step or (lambda _msg: None)
+    transport = open_transport(t)
+    sha = sha256_file(artifact)
+    files = runner_files() + artifact_files(artifact, sha)
+    say(f"syncing {len(files)} files to {transport.describe()}:{t.workdir}")
+    copied, unchanged = sync_files(transport, t.workdir, files)
+    dep = Deployment(t, transport, t.workdir, files[len(runner_files())][1], {}, copied, unchanged)
+    say(f"checking {' '.join(t.python)} on the device")
+    dep.probe = _probe(dep)
+    version = tuple(int(p) for p in str(dep.probe.get("python", "0.0")).split(".")[:2] if p.isdigit())
+    if version < MIN_PYTHON:
+        raise transport.fail("probe python", f"python {dep.probe.get('python')} is too old",
+                             hint=f"the runner needs Python >= {'.'.join(map(str, MIN_PYTHON))}; set `python:` in the profile")
+    missing = missing_modules(dep.probe, artifact.suffix.lower())
+    if missing:
+        cmd = " ".join(install_command(t, missing))
+        if not install_deps:
+            raise transport.fail("probe runtime", f"{', '.join(missing)} missing on the device",
+                                 hint=f"install on the device with: {cmd}   (or rerun with --install-deps)")
+        say(f"installing {', '.join(missing)}: {cmd}")
+        transport.run(install_command(t, missing), step="install deps", cwd=t.workdir)
+        dep.probe = _probe(dep)
+        still = missing_modules(dep.probe, artifact.suffix.lower())
+        if still:
+            raise transport.fail("install deps", f"{', '.join(still)} still missing after: {cmd}")
+    return dep

@@ -1,0 +1,615 @@
+"""Rebuild a paper's efficiency table on a target, beside the published figures.
+
+    result = reproduce("mobilenetv3-ca-dka", target="local", formats=("onnx",), precisions=("fp32",))
+
+For each model of the paper (benchmarks/papers.yaml) and each format/precision asked:
+params and MACs/FLOPs (edgefer.profile, at the zoo model's default input), the artifact
+(edgefer.convert), and its latency/throughput/energy on the target (edgefer.bench). Every
+published figure is shown beside ours with the ratio ours/published, and the paper's claims
+are checked against what we measure (latency claims with the statistics of edgefer.compare).
+
+Resumable: OUT/cache.json maps (model, format, precision, artifact sha256, bench settings,
+target) to a report in OUT/reports/; a row whose key matches is not measured again. A
+conversion directory whose manifest was made with the same settings is not converted again.
+A model that fails is reported in its rows; the others go on.
+
+The zoo models are untrained (seed-0 random weights): latency, size and FLOPs do not depend on
+the weights, but int8 calibration uses random inputs unless `calib_data` is given.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import math
+import os
+import shlex
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, ContextManager
+
+from edgefer.errors import EdgeferError
+from edgefer.papers import Paper, load_papers
+
+UNTRAINED_NOTE = (
+    "Models are untrained (seed-0 random weights; no trained weights can be downloaded): latency, size, "
+    "params and FLOPs do not depend on the weights; int8 calibration used {calib}."
+)
+CACHE_VERSION = 1
+
+# A step wraps one unit of work for progress display: step(description) -> context manager.
+Step = Callable[[str], ContextManager]
+
+
+def flops_convention(published: float, macs: int, flops: int) -> str:
+    """Which of our counts ("MACs" or "FLOPs" = 2 x MACs) a published "FLOPs" figure is nearer to (log scale)."""
+    return "MACs" if abs(math.log(published / macs)) < abs(math.log(published / flops)) else "FLOPs"
+
+
+@dataclass
+class Settings:
+    target: str = "local"
+    formats: tuple[str, ...] = ("onnx", "tflite")
+    precisions: tuple[str, ...] = ("fp32", "int8")
+    runs: int | None = None
+    warmup: int | None = None
+    min_seconds: float | None = None
+    threads: int | None = None
+    energy: str = "auto"
+    calib_data: str | None = None
+
+    def bench_key(self) -> dict:
+        """What changes a measurement (the artifact hash is added per row)."""
+        return {"target": self.target, "runs": self.runs, "warmup": self.warmup, "min_seconds": self.min_seconds,
+                "threads": self.threads, "energy": self.energy, "batch_size": 1}
+
+
+@dataclass
+class Row:
+    paper: str
+    model: str
+    label: str
+    role: str
+    format: str | None
+    precision: str | None
+    params: int | None = None
+    macs: int | None = None
+    flops: int | None = None
+    input_shape: list[int] | None = None
+    size_bytes: int | None = None
+    sha256: str | None = None
+    p50_ms: float | None = None  # per sample (batch 1)
+    p90_ms: float | None = None
+    throughput_sps: float | None = None
+    energy_j: float | None = None
+    energy_status: str | None = None
+    energy_reason: str | None = None
+    n_samples: int | None = None
+    emulated: bool | None = None
+    report: str | None = None  # path relative to the out dir
+    cached: bool = False
+    verification: list[str] = field(default_factory=list)  # conversion gate violations
+    error: str | None = None
+    published: dict[str, list[dict]] = field(default_factory=dict)  # metric -> figures with ratios
+
+
+@dataclass
+class ClaimCheck:
+    id: str
+    statement: str
+    source: str
+    metric: str
+    subject: str
+    reference: str
+    direction: str
+    expected_ratio: float | None
+    series: str | None  # "onnx fp32" for latency claims, None for counts
+    measured_ratio: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    p_value: float | None = None
+    outcome: str = "not checked"  # holds / contradicted / not confirmed (...) / not checked (...)
+
+
+@dataclass
+class PaperResult:
+    id: str
+    short_name: str
+    title: str
+    notes: str
+    flops_convention: str | None  # which of our counts matches the paper's "FLOPs"; None: paper prints none
+    has_figures: bool
+    rows: list[Row]
+    claims: list[ClaimCheck]
+
+
+@dataclass
+class ReproduceResult:
+    out_dir: str
+    settings: Settings
+    target: dict | None
+    papers: list[PaperResult]
+    command: str
+    note: str
+    files: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        from dataclasses import asdict
+
+        from edgefer import __version__
+
+        return {
+            "kind": "edgefer.reproduce", "schema_version": "1", "edgefer_version": __version__,
+            "created_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "command": self.command, "note": self.note, "target": self.target,
+            "settings": asdict(self.settings), "papers": [asdict(p) for p in self.papers], "files": self.files,
+        }
+
+
+# ---------------------------------------------------------------- cache
+
+
+def _write_text_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class Cache:
+    """OUT/cache.json: row id -> {key, report}; a hit needs the same key and the report file present."""
+
+    def __init__(self, out: Path, enabled: bool = True):
+        self.path = out / "cache.json"
+        self.out = out
+        self.enabled = enabled
+        self.entries: dict[str, dict] = {}
+        if enabled and self.path.is_file():
+            with contextlib.suppress(OSError, json.JSONDecodeError):
+                data = json.loads(self.path.read_text())
+                if data.get("version") == CACHE_VERSION:
+                    self.entries = data.get("entries", {})
+
+    @staticmethod
+    def key_hash(key: dict) -> str:
+        return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
+
+    def get(self, row_id: str, key: dict) -> dict | None:
+        e = self.entries.get(row_id) if self.enabled else None
+        if not e or e.get("key") != self.key_hash(key):
+            return None
+        path = self.out / e["report"]
+        if not path.is_file():
+            return None
+        try:
+            return json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):
+            return None
+
+    def put(self, row_id: str, key: dict, report_rel: str) -> None:
+        self.entries[row_id] = {"key": self.key_hash(key), "report": report_rel, "settings": key}
+        _write_text_atomic(self.path, json.dumps({"version": CACHE_VERSION, "entries": self.entries}, indent=1))
+
+
+# ---------------------------------------------------------------- measuring
+
+
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, EdgeferError):
+        return exc.one_line()
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
+def _convert_dir(out: Path, model: str, s: Settings, step: Step) -> dict:
+    """Convert (or reuse a previous conversion with the same settings); returns the manifest."""
+    from edgefer.convert import ConvertOptions, convert
+    from edgefer.convert.manifest import MANIFEST_NAME
+
+    d = out / "artifacts" / model
+    mpath = d / MANIFEST_NAME
+    want = {"formats": list(s.formats), "precisions": list(s.precisions), "target": s.target,
+            "calib": s.calib_data}
+    if mpath.is_file():
+        with contextlib.suppress(OSError, json.JSONDecodeError):
+            m = json.loads(mpath.read_text())
+            got = m.get("settings", {})
+            calib = m.get("calibration") or {}
+            same = (got.get("formats") == want["formats"] and got.get("precisions") == want["precisions"]
+                    and got.get("target") == want["target"]
+                    and (calib.get("source") == "random") == (s.calib_data is None))
+            if same and all((d / a["file"]).is_file() for a in m.get("artifacts", [])):
+                return m
+    d.mkdir(parents=True, exist_ok=True)
+    opts = ConvertOptions(model=model, out=d, formats=s.formats, precisions=s.precisions, target=s.target,
+                          calib=s.calib_data)
+    res = convert(opts, step=lambda desc: step(f"{model}: {desc}"), check=False)
+    return res.manifest
+
+
+def _fill_from_report(row: Row, rep: dict) -> None:
+    import numpy as np
+
+    batch = int(rep["settings"].get("batch_size") or 1)
+    ms = np.asarray(rep["timing"]["samples_ns"], dtype=np.float64) / 1e6 / batch
+    if ms.size:
+        row.p50_ms, row.p90_ms = (float(v) for v in np.percentile(ms, [50, 90]))
+        row.throughput_sps = float(1e3 / ms.mean())
+    row.n_samples = int(ms.size)
+    e = rep.get("energy") or {}
+    row.energy_status, row.energy_reason = e.get("status"), e.get("reason")
+    if e.get("status") in ("measured", "estimated"):
+        row.energy_j = e.get("energy_per_inference_j")
+    row.emulated = (rep.get("environment") or {}).get("emulated")
+    if rep.get("partial"):
+        row.error = f"partial report: {rep.get('partial_reason') or 'interrupted'}"
+
+
+def _published(row: Row, pm, convention: str | None) -> None:
+    """Attach each published figure with ours/published (in the paper's convention for FLOPs)."""
+    ours = {
+        "params": row.params,
+        "flops": (row.macs if convention == "MACs" else row.flops) if row.macs is not None else None,
+        "latency": row.p50_ms,
+        "throughput": row.throughput_sps,
+        "energy": row.energy_j,
+        "model_size": row.size_bytes / 1e6 if row.size_bytes else None,
+    }
+    for f in pm.figures:
+        base = f.base_value()
+        mine = ours[f.metric]
+        row.published.setdefault(f.metric, []).append({
+            "printed": f.printed(), "value": base, "convention": f.convention, "setting": f.setting,
+            "dataset": f.dataset, "source": f.source.cite(), "quote": f.source.quote,
+            "ours": mine, "ratio": (mine / base) if mine is not None and base else None,
+        })
+
+
+def _paper_convention(paper: Paper, profiles: dict[str, dict]) -> str | None:
+    votes = []
+    for pm in paper.models:
+        prof = profiles.get(pm.zoo)
+        for f in pm.figures_for("flops"):
+            if prof:
+                votes.append(flops_convention(f.base_value(), prof["macs"], prof["flops"]))
+    if not votes:
+        return None
+    return max(set(votes), key=votes.count)
+
+
+def _check_claims(paper: Paper, rows: list[Row], profiles: dict[str, dict], out: Path) -> list[ClaimCheck]:
+    from edgefer.compare import compare_reports
+
+    checks = []
+    for c in paper.claims:
+        base = dict(id=c.id, statement=c.statement, source=c.source.cite(), metric=c.metric, subject=c.subject,
+                    reference=c.reference, direction=c.direction, expected_ratio=c.expected_ratio)
+        if c.metric in ("params", "flops"):
+            ps, pr = profiles.get(c.subject), profiles.get(c.reference)
+            chk = ClaimCheck(**base, series=None)
+            if not ps or not pr:
+                chk.outcome = "not checked (model could not be profiled)"
+            else:
+                key = "params" if c.metric == "params" else "macs"  # FLOPs = 2 x MACs: same ratio
+                chk.measured_ratio = ps[key] / pr[key]
+                chk.outcome = _outcome(c.direction, chk.measured_ratio, significant=chk.measured_ratio != 1)
+            checks.append(chk)
+            continue
+        if c.metric != "latency":
+            checks.append(ClaimCheck(**base, series=None, outcome=f"not checked (metric {c.metric})"))
+            continue
+        by = {(r.model, r.format, r.precision): r for r in rows}
+        series = sorted({(r.format, r.precision) for r in rows if r.format})
+        for fmt, prec in series:
+            chk = ClaimCheck(**base, series=f"{fmt} {prec}")
+            rs, rr = by.get((c.subject, fmt, prec)), by.get((c.reference, fmt, prec))
+            if not (rs and rr and rs.report and rr.report and not rs.error and not rr.error):
+                chk.outcome = "not checked (a model of the claim has no measurement)"
+                checks.append(chk)
+                continue
+            cmp = compare_reports([out / rr.report, out / rs.report])
+            m = next(m for m in next(iter(cmp.metrics.values())) if m.metric == "p50_ms")
+            chk.measured_ratio, chk.ci_low, chk.ci_high, chk.p_value = m.ratio, m.ci_low, m.ci_high, m.p_value
+            significant = m.verdict in ("faster", "slower")
+            chk.outcome = _outcome(c.direction, m.ratio, significant)
+            checks.append(chk)
+    return checks
+
+
+def _outcome(direction: str, ratio: float, significant: bool) -> str:
+    up = ratio > 1
+    if direction in ("lower", "higher"):
+        if not significant:
+            return "not confirmed (no significant difference)"
+        return "holds" if up == (direction == "higher") else "contradicted"
+    # not_higher / not_lower: only a significant change the wrong way contradicts it
+    wrong = up if direction == "not_higher" else not up
+    return "contradicted" if significant and wrong else "holds"
+
+
+# ---------------------------------------------------------------- main entry
+
+
+def reproduce(
+    paper: str,
+    *,
+    target: str = "local",
+    formats: tuple[str, ...] = ("onnx", "tflite"),
+    precisions: tuple[str, ...] = ("fp32", "int8"),
+    out: str | Path = "reproduce-out",
+    runs: int | None = None,
+    warmup: int | None = None,
+    min_seconds: float | None = None,
+    threads: int | None = None,
+    energy: str = "auto",
+    calib_data: str | None = None,
+    papers_path: str | Path | None = None,
+    use_cache: bool = True,
+    plot: bool = True,
+    progress: Any = None,
+    command: str | None = None,
+) -> ReproduceResult:
+    """Measure every model of `paper` (seed id, short name or "all"); write results.json, table.md, chart.png.
+
+    `progress`: a rich.progress.Progress (or None) that gets one overall task across the run.
+    """
+    from edgefer.bench import bench
+    from edgefer.convert.api import FORMATS, PRECISIONS
+    from edgefer.profile import profile_zoo_model
+
+    for value, allowed, flag in ((formats, FORMATS, "--formats"), (precisions, PRECISIONS, "--precisions")):
+        bad = [v for v in value if v not in allowed]
+        if bad or not value:
+            raise EdgeferError(f"{flag} {','.join(value)!s} invalid", hint=f"choose from {', '.join(allowed)}")
+    if runs is not None and runs < 1:
+        raise EdgeferError(f"--runs must be >= 1, got {runs}")
+    if min_seconds is not None and min_seconds < 0:
+        raise EdgeferError(f"--min-seconds must be >= 0, got {min_seconds}")
+    papers = load_papers(papers_path).select(paper)
+    target_summary = None
+    try:
+        from edgefer.targets import load_target
+
+        target_summary = load_target(target).summary()
+    except ImportError:
+        pass
+    s = Settings(target=target, formats=tuple(formats), precisions=tuple(precisions), runs=runs, warmup=warmup,
+                 min_seconds=min_seconds, threads=threads, energy=energy, calib_data=calib_data)
+    outp = Path(out)
+    outp.mkdir(parents=True, exist_ok=True)
+    cache = Cache(outp, enabled=use_cache)
+    series = [(f, p) for f in s.formats for p in s.precisions]
+    n_models = sum(len(p.models) for p in papers)
+    # units of work: profile + convert per model, one bench per series
+    overall = progress.add_task("reproduce", total=n_models * (2 + len(series))) if progress else None
+    sub = progress.add_task("", total=None, visible=False) if progress else None
+
+    def advance(n: int = 1) -> None:
+        if progress:
+            progress.advance(overall, n)
+
+    @contextlib.contextmanager
+    def step(desc: str):
+        if progress:
+            progress.update(overall, description=desc)
+        yield
+
+    def on_progress(job) -> Callable[[str, int, int], None] | None:
+        if not progress:
+            return None
+        name = os.path.basename(job.path)
+
+        def cb(phase: str, done: int, total: int) -> None:
+            progress.update(sub, description=f"  {name} {phase}", completed=done, total=total or None, visible=True)
+
+        return cb
+
+    results: list[PaperResult] = []
+    for pap in papers:
+        profiles: dict[str, dict] = {}
+        rows: list[Row] = []
+        for pm in pap.models:
+            model_rows = [Row(pap.short_name, pm.zoo, pm.label, pm.role, f, p) for f, p in series]
+            rows += model_rows
+            try:
+                with step(f"{pap.short_name}: {pm.zoo}: profile"):
+                    prof = profile_zoo_model(pm.zoo)
+                profiles[pm.zoo] = {"params": prof.params_total, "macs": prof.macs, "flops": prof.flops,
+                                    "input_shape": prof.input_shape}
+                for r in model_rows:
+                    r.params, r.macs, r.flops, r.input_shape = prof.params_total, prof.macs, prof.flops, prof.input_shape
+                advance()
+                with step(f"{pap.short_name}: {pm.zoo}: convert"):
+                    manifest = _convert_dir(outp, pm.zoo, s, step)
+                advance()
+            except Exception as exc:  # one model failing must not stop the others
+                for r in model_rows:
+                    r.error = r.error or _one_line(exc)
+                advance(2 + len(series) - (1 if pm.zoo in profiles else 0))
+                continue
+            arts = {(a["format"], a["precision"]): a for a in manifest.get("artifacts", [])}
+            failed = manifest.get("failed", [])
+            for r in model_rows:
+                a = arts.get((r.format, r.precision))
+                if a is None:
+                    why = [f for f in failed if f.startswith(f"{r.format} ")]
+                    r.error = why[0] if why else f"{r.format} {r.precision}: not produced by convert"
+                    advance()
+                    continue
+                r.size_bytes, r.sha256 = a.get("size_bytes"), a.get("sha256")
+                r.verification = list((a.get("verification") or {}).get("violations", []))
+                row_id = f"{pm.zoo}_{r.format}_{r.precision}"
+                key = {**s.bench_key(), "model": pm.zoo, "sha256": r.sha256}
+                rel = f"reports/{row_id}.json"
+                rep = cache.get(row_id, key)
+                try:
+                    if rep is not None:
+                        r.cached = True
+                    else:
+                        with step(f"{pap.short_name}: {pm.zoo}: bench {r.format} {r.precision}"):
+                            rep = bench(str(outp / "artifacts" / pm.zoo / a["file"]), target=target, runs=runs,
+                                        warmup=warmup, min_seconds=min_seconds, threads=threads, energy=energy,
+                                        label=f"{pm.zoo} {r.format} {r.precision}", out=str(outp / rel),
+                                        on_progress=on_progress)[0]
+                        if not rep.get("partial"):
+                            cache.put(row_id, key, rel)
+                    r.report = rel
+                    _fill_from_report(r, rep)
+                except Exception as exc:  # reported in the row; the next one goes on
+                    r.error = _one_line(exc)
+                advance()
+        conv = _paper_convention(pap, profiles)
+        for r in rows:
+            _published(r, pap.model(r.model), conv)
+        results.append(PaperResult(
+            id=pap.id, short_name=pap.short_name, title=pap.title, notes=pap.notes, flops_convention=conv,
+            has_figures=any(pm.figures for pm in pap.models), rows=rows,
+            claims=_check_claims(pap, rows, profiles, outp),
+        ))
+    if progress:
+        progress.update(sub, visible=False)
+        progress.update(overall, description="reproduce: done")
+    if "int8" not in s.precisions:
+        calib = "nothing (no int8 asked)"
+    else:
+        calib = f"the data in {calib_data}" if calib_data else "RANDOM inputs (no --calib-data given)"
+    res = ReproduceResult(
+        out_dir=str(outp), settings=s, target=target_summary, papers=results,
+        command=command or "edgefer.reproduce.reproduce(...)", note=UNTRAINED_NOTE.format(calib=calib),
+    )
+    _write_outputs(res, outp, plot)
+    return res
+
+
+# ---------------------------------------------------------------- outputs
+
+
+def _num(x: float | None, digits: int = 2) -> str:
+    return "—" if x is None else f"{x:.{digits}f}"
+
+
+def _pub(row: Row, metric: str, scale: float, digits: int) -> tuple[str, str]:
+    """(published cell, ratio cell) for one metric; several figures are joined with ' / '."""
+    figs = row.published.get(metric, [])
+    if not figs:
+        return "—", "—"
+    pub = " / ".join(f"{f['value'] / scale:.{digits}f}" + (f" ({f['setting']}{', ' + f['dataset'] if f['dataset'] else ''})"
+                                                          if metric in ("latency", "throughput", "energy") else "")
+                     for f in figs)
+    ratio = " / ".join("—" if f["ratio"] is None else f"x{f['ratio']:.2f}" for f in figs)
+    return pub, ratio
+
+
+COLUMNS = ("model", "format", "params M", "paper params M", "ratio", "M{conv}", "paper MFLOPs", "ratio",
+           "size MB", "p50 ms", "p90 ms", "paper ms", "ratio", "samples/s", "paper FPS", "ratio",
+           "energy J", "paper J", "ratio")
+
+
+def paper_rows(p: PaperResult) -> list[list[str]]:
+    """The table cells of one paper (shared by the terminal and the Markdown table)."""
+    conv = p.flops_convention or "MACs"
+    out = []
+    for r in p.rows:
+        series = f"{r.format} {r.precision}" if r.format else "—"
+        count = r.macs if conv == "MACs" else r.flops
+        pp, pr = _pub(r, "params", 1e6, 2)
+        fp, fr = _pub(r, "flops", 1e6, 0)
+        lp, lr = _pub(r, "latency", 1, 1)
+        tp, tr = _pub(r, "throughput", 1, 1)
+        ep, er = _pub(r, "energy", 1, 3)
+        energy = _num(r.energy_j, 4) if r.energy_j is not None else (r.energy_status or "—")
+        if r.energy_status == "estimated":
+            energy += " (estimated)"
+        p50 = _num(r.p50_ms, 3) + (" (emulated)" if r.emulated else "") + (" (cached)" if r.cached else "")
+        if r.error:
+            p50 = f"error: {r.error}" if r.p50_ms is None else f"{p50} ({r.error})"
+        out.append([r.model, series, _num(r.params / 1e6 if r.params else None), pp, pr,
+                    _num(count / 1e6 if count else None, 1), fp, fr,
+                    _num(r.size_bytes / 1e6 if r.size_bytes else None, 3), p50, _num(r.p90_ms, 3), lp, lr,
+                    _num(r.throughput_sps, 1), tp, tr, energy, ep, er])
+    return out
+
+
+def claim_line(c: ClaimCheck) -> str:
+    exp = f"paper's own table implies x{c.expected_ratio:.3f}; " if c.expected_ratio else ""
+    meas = "—" if c.measured_ratio is None else f"x{c.measured_ratio:.3f}"
+    if c.ci_low is not None:
+        meas += f" [95% CI {c.ci_low:.3f}-{c.ci_high:.3f}, Mann-Whitney p={c.p_value:.2g}]"
+    what = f"{c.subject}/{c.reference} {c.metric}" + (f" ({c.series})" if c.series else "")
+    return f"{c.statement} — {what}: {exp}measured {meas} -> **{c.outcome}** ({c.source})"
+
+
+def to_markdown(res: ReproduceResult) -> str:
+    t = res.target or {}
+    lines = [f"# edgefer reproduce — target `{res.settings.target}`", ""]
+    lines += [f"Command: `{res.command}`", ""]
+    if t:
+        lines += [f"Target: {t.get('name')} ({t.get('board') or 'board n/a'}, {t.get('arch')}, {t.get('transport')})"
+                  + (" — EMULATED: timings are not those of real hardware" if any(r.emulated for p in res.papers for r in p.rows) else ""), ""]
+    lines += [res.note, "",
+              "Ours: params/MACs/FLOPs at the zoo model's default input, batch 1; latency = per-sample p50/p90 of the "
+              "timed runs; ratio = ours / published. Published figures come from benchmarks/papers.yaml with their "
+              "source; their hardware differs from this target, so latency ratios compare machines, not only models.", ""]
+    for p in res.papers:
+        conv = p.flops_convention or "MACs"
+        lines += [f"## {p.short_name} — {p.title}", "", f"Seed `{p.id}`. {p.notes}", ""]
+        if p.flops_convention:
+            lines += [f"The paper's \"FLOPs\" match our **{p.flops_convention}** "
+                      f"({'multiply-accumulates' if p.flops_convention == 'MACs' else '2 x MACs'}); that column uses them.", ""]
+        else:
+            lines += ["The paper prints no FLOPs figure; the count column shows our MACs.", ""]
+        head = [c.replace("{conv}", conv) for c in COLUMNS]
+        lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        lines += ["| " + " | ".join(c.replace("|", "/") for c in row) + " |" for row in paper_rows(p)]
+        lines.append("")
+        srcs = sorted({f"{f['source']}: \"{f['quote']}\"" for r in p.rows for figs in r.published.values() for f in figs})
+        if srcs:
+            lines += ["Sources of the published figures:", ""] + [f"- {s}" for s in srcs] + [""]
+        if p.claims:
+            lines += ["Claims:", ""] + [f"- {claim_line(c)}" for c in p.claims] + [""]
+        errs = [f"{r.model} {r.format} {r.precision}: {v}" for r in p.rows for v in r.verification]
+        if errs:
+            lines += ["Conversion verification failures:", ""] + [f"- {e}" for e in errs] + [""]
+    return "\n".join(lines)
+
+
+def chart_points(res: ReproduceResult) -> list[dict]:
+    pts = []
+    for p in res.papers:
+        conv = p.flops_convention or "MACs"
+        for r in p.rows:
+            count = r.macs if conv == "MACs" else r.flops
+            if r.p50_ms and count and not r.error:
+                pts.append({"label": r.model, "series": f"{r.format} {r.precision}", "mflops": count / 1e6, "ms": r.p50_ms})
+    return pts
+
+
+def _write_outputs(res: ReproduceResult, out: Path, plot: bool) -> None:
+    from edgefer.runner.atomic import write_json_atomic
+
+    res.files = {"results": str(out / "results.json"), "table": str(out / "table.md")}
+    if plot:
+        pts = chart_points(res)
+        if pts:
+            from edgefer.plots import plot_latency_vs_flops
+
+            convs = {p.flops_convention or "MACs" for p in res.papers}
+            title = (f"{', '.join(p.short_name for p in res.papers)} on {res.settings.target}: "
+                     f"ms/sample vs M{'/'.join(sorted(convs))} (untrained models)")
+            xlabel = f"M{'/'.join(sorted(convs))} (ours, in the convention matching the paper's 'FLOPs')"
+            res.files["chart"] = plot_latency_vs_flops(pts, str(out / "chart.png"), title, xlabel)
+    _write_text_atomic(out / "table.md", to_markdown(res))
+    write_json_atomic(str(out / "results.json"), res.to_dict())
+
+
+def command_line() -> str:
+    return "edgefer " + " ".join(shlex.quote(a) for a in sys.argv[1:])

@@ -1,0 +1,125 @@
+"""LiteRT (TensorFlow Lite) backend (device side: numpy + ai_edge_litert or tflite_runtime only).
+
+`ai_edge_litert` is the maintained package; `tflite_runtime` is the older one still shipped for
+some boards (and the only one for old Pythons), with the same Interpreter API.
+Layout, int8 quantization of inputs and dequantization of outputs live in base.Runtime.predict();
+here we only describe the tensors (dtype, scale/zero point, layout) and run the interpreter.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from edgefer.errors import EdgeferError
+from edgefer.runner.runtimes.base import Runtime, TensorInfo, guess_layout
+
+
+def _import_interpreter() -> tuple[Any, str, str]:
+    """(interpreter module, package name, package version) of the first LiteRT package found."""
+    try:
+        import ai_edge_litert
+        from ai_edge_litert import interpreter
+
+        return interpreter, "ai_edge_litert", getattr(ai_edge_litert, "__version__", "unknown")
+    except ImportError:
+        pass
+    try:
+        import tflite_runtime
+        from tflite_runtime import interpreter
+
+        return interpreter, "tflite_runtime", getattr(tflite_runtime, "__version__", "unknown")
+    except ImportError:
+        raise EdgeferError(
+            "no LiteRT runtime installed here", hint='pip install ai-edge-litert (or tflite-runtime on old boards)'
+        ) from None
+
+
+def tflite_layout(name: str, shape: list[int | None]) -> str | None:
+    """Image layout of a TFLite input: the name edgefer gives it ("image_nhwc") wins, else the
+    channel position; an ambiguous 4-D shape is taken as NHWC, TFLite's native layout."""
+    lowered = name.lower()
+    if len(shape) == 4:
+        for layout in ("NHWC", "NCHW"):
+            if layout.lower() in lowered:
+                return layout
+    return guess_layout(shape, default="NHWC")
+
+
+def _quantization(detail: dict[str, Any]) -> dict[str, float] | None:
+    # per-tensor (scale, zero_point); (0.0, 0) means "not quantized"
+    scale, zero_point = detail.get("quantization", (0.0, 0))
+    if not scale:
+        return None
+    return {"scale": float(scale), "zero_point": int(zero_point)}
+
+
+def _tensor_info(detail: dict[str, Any], with_layout: bool) -> TensorInfo:
+    # shape_signature has -1 for dynamic dims; shape has the currently allocated size
+    sig = detail.get("shape_signature")
+    dims = [int(d) for d in (sig if sig is not None and len(sig) else detail["shape"])]
+    shape: list[int | None] = [d if d >= 0 else None for d in dims]
+    return TensorInfo(
+        name=detail["name"],
+        shape=shape,
+        dtype=np.dtype(detail["dtype"]).name,
+        layout=tflite_layout(detail["name"], shape) if with_layout else None,
+        quantization=_quantization(detail),
+    )
+
+
+class LiteRTRuntime(Runtime):
+    name = "litert"
+
+    def load(self, path: str, threads: int | None = None, options: dict[str, Any] | None = None) -> None:
+        interpreter_mod, package, self._version = _import_interpreter()
+        # the report names the package that ran the model: "litert" or "tflite_runtime"
+        self.name = "litert" if package == "ai_edge_litert" else "tflite_runtime"
+        self.path, self.threads, self.options = path, threads, dict(options or {})
+        self._xnnpack = bool(self.options.get("xnnpack", True))
+        kwargs: dict[str, Any] = {"model_path": path, "num_threads": int(threads) if threads else None}
+        if not self._xnnpack:
+            # the only documented switch for the default (XNNPACK) delegate in the Python API
+            resolver = getattr(interpreter_mod, "OpResolverType", None)
+            if resolver is None:
+                raise EdgeferError(f"{package} {self._version} cannot disable XNNPACK (no OpResolverType)")
+            kwargs["experimental_op_resolver_type"] = resolver.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+        try:
+            self._interp = interpreter_mod.Interpreter(**kwargs)
+            self._interp.allocate_tensors()
+        except (ValueError, RuntimeError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise EdgeferError(
+                f"cannot load TFLite model {os.path.basename(path)}: corrupt, truncated or unsupported ({first[:200]})"
+            ) from None
+        self._in_idx = [d["index"] for d in self._interp.get_input_details()]
+        self._out_idx = [d["index"] for d in self._interp.get_output_details()]
+        self.inputs = [_tensor_info(d, True) for d in self._interp.get_input_details()]
+        self.outputs = [_tensor_info(d, False) for d in self._interp.get_output_details()]
+        self._delegate_nodes = self._count_delegate_nodes()
+
+    def _count_delegate_nodes(self) -> int:
+        # A delegate replaces the ops it takes with "DELEGATE" nodes in the execution plan; with
+        # XNNPACK requested, zero such nodes means nothing was delegated (e.g. unsupported ops).
+        try:
+            return sum(1 for op in self._interp._get_ops_details() if op.get("op_name") == "DELEGATE")
+        except AttributeError:  # private API missing in some tflite_runtime builds
+            return -1
+
+    def run(self, feeds: list[np.ndarray]) -> list[np.ndarray]:
+        for idx, feed in zip(self._in_idx, feeds):
+            self._interp.set_tensor(idx, feed)
+        self._interp.invoke()
+        return [self._interp.get_tensor(idx) for idx in self._out_idx]
+
+    def version(self) -> str:
+        return self._version
+
+    def extra_description(self) -> dict[str, Any]:
+        # -1 = could not count: XNNPACK was requested and is the default, so report it
+        return {"delegates": ["XNNPACK"] if self._xnnpack and self._delegate_nodes != 0 else []}
+
+    def close(self) -> None:
+        self._interp = None

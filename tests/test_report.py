@@ -1,0 +1,68 @@
+"""Report schema: runner output validates, bad files are one-line errors, rendering."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from _bench_models import tiny_conv_onnx
+from edgefer.errors import EdgeferError
+from edgefer.report import load_report, to_markdown, validate_report
+from edgefer.runner.atomic import write_json_atomic
+from edgefer.runner.session import run_bench
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory) -> dict:
+    m = tiny_conv_onnx(tmp_path_factory.mktemp("m") / "tiny_int8.onnx")
+    return run_bench(str(m), runs=10, warmup=1, energy="none")
+
+
+def test_runner_report_validates_and_roundtrips(report, tmp_path):
+    r = validate_report(report)
+    assert r.schema_version == "1" and r.statistics.n == 10 and r.artifact.precision == "int8"
+    write_json_atomic(tmp_path / "r.json", report)
+    assert load_report(tmp_path / "r.json").model_dump(mode="json")["timing"] == report["timing"]
+
+
+def test_invalid_reports_are_one_line_errors(report, tmp_path):
+    cases = {
+        "notjson.json": "{ not json",
+        "list.json": "[]",
+        "wrongversion.json": json.dumps({**report, "schema_version": "2"}),
+        "badstats.json": json.dumps({**report, "statistics": {"n": "many"}}),
+    }
+    for name, text in cases.items():
+        (tmp_path / name).write_text(text)
+        with pytest.raises(EdgeferError) as exc:
+            load_report(tmp_path / name)
+        assert name in str(exc.value) and "\n" not in exc.value.one_line()
+    with pytest.raises(EdgeferError, match="not found"):
+        load_report(tmp_path / "missing.json")
+
+
+def test_markdown_labels_partial_emulated_and_estimated(report):
+    r = dict(report, partial=True, partial_reason="interrupted (KeyboardInterrupt)")
+    r["environment"] = dict(report["environment"], emulated=True, emulator="qemu-aarch64 (cortex-a72)")
+    r["energy"] = {**report["energy"], "status": "estimated", "reason": "estimated from nominal power",
+                   "mean_power_w": 6.4, "energy_per_inference_j": 0.01}
+    md = to_markdown(validate_report(r))
+    assert md.startswith("| field | value |")
+    assert "PARTIAL: interrupted" in md and "EMULATED: qemu-aarch64" in md and "ESTIMATED" in md
+
+
+def test_cli_report_show(report, tmp_path):
+    write_json_atomic(tmp_path / "r.json", report)
+    p = subprocess.run([sys.executable, "-m", "edgefer", "report", "show", str(tmp_path / "r.json"), "--markdown"],
+                       capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert p.returncode == 0 and "| p50 / p90 / p95 / p99 |" in p.stdout
+    (tmp_path / "bad.json").write_text("{}")
+    p = subprocess.run([sys.executable, "-m", "edgefer", "report", "show", str(tmp_path / "bad.json")],
+                       capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert p.returncode == 2 and p.stderr.startswith("error: invalid report") and "Traceback" not in p.stderr
