@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
 import tempfile
@@ -24,14 +23,8 @@ from rich.table import Table
 from edgefer.errors import EdgeferError
 from edgefer.papers import load_papers
 from edgefer.profile import profile_zoo_model
+from edgefer.reproduce import flops_convention
 from edgefer.zoo import get_entry, list_models
-
-
-def closer_convention(published: float, macs: int, flops: int) -> str:
-    """Which of our counts the published number is nearer to, on a log scale."""
-    d_macs = abs(math.log(published / macs))
-    d_flops = abs(math.log(published / flops))
-    return "MACs" if d_macs < d_flops else "FLOPs"
 
 
 def rows() -> list[dict]:
@@ -59,7 +52,7 @@ def rows() -> list[dict]:
                 v = fig.base_value()
                 row.update(published_flops=v, published_flops_printed=f"{fig.printed()} {fig.convention or ''}".strip(),
                            macs_ratio=row["macs"] / v, flops_ratio=row["flops"] / v,
-                           matches=closer_convention(v, row["macs"], row["flops"]),
+                           matches=flops_convention(v, row["macs"], row["flops"]),
                            flops_source=fig.source.cite())
         out.append(row)
     return out

@@ -89,7 +89,7 @@ def _energy_setting(mode: str, target: Any, nominal_power_w: float | None) -> tu
 
 def _enrich(report: dict[str, Any], job: Job, target: Any, label: str | None) -> None:
     model = (job.manifest or {}).get("model") or {}
-    if model:
+    if model and report["model"].get("params") is None:  # the torch runtime profiles its model itself
         report["model"] = {"name": model.get("name"), "params": model.get("params_total", model.get("params")),
                            "macs": model.get("macs"), "flops": model.get("flops")}
     report["manifest"] = job.manifest
@@ -183,14 +183,15 @@ def bench(
             "target": tgt.summary() if tgt is not None else None,
         }
         progress = on_progress(job) if on_progress is not None else None
-        if tgt is not None and tgt.connection.type != "local":
+        # in-process only for the plain local machine; an emulated "local" board runs under its wrapper
+        if tgt is not None and (tgt.connection.type != "local" or tgt.emulated):
             if runtime == "torch":
                 raise EdgeferError("--runtime torch is a host-only reference; it cannot run on a remote target")
             try:
                 from edgefer.deploy import bench_remote
             except ImportError:
                 raise EdgeferError(f"target '{tgt.name}' is remote ({tgt.connection.type}) but edgefer.deploy is not available") from None
-            report = bench_remote(job.path, tgt, _runner_args(settings), progress)
+            report = bench_remote(job.path, tgt, _runner_args(settings), _event_adapter(progress))
         else:
             report = _bench_local(job, settings, runtime, progress)
         _enrich(report, job, tgt, label)
@@ -201,6 +202,18 @@ def bench(
         if report["partial"]:
             break  # interrupted or crashed: do not start the next artifact
     return reports
+
+
+def _event_adapter(progress: ProgressFn | None) -> Callable[[dict], None] | None:
+    """deploy hands over the runner's jsonl events as dicts; the progress bar takes (phase, done, total)."""
+    if progress is None:
+        return None
+
+    def on_event(event: dict) -> None:
+        if event.get("event") == "progress":
+            progress(str(event.get("phase")), int(event.get("done", 0)), int(event.get("total", 0)))
+
+    return on_event
 
 
 def _bench_local(job: Job, s: dict[str, Any], runtime: str | None, progress: ProgressFn | None) -> dict[str, Any]:

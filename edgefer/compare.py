@@ -217,10 +217,16 @@ def _labels(reps: list[tuple[dict, str | None]]) -> list[str]:
     return labels
 
 
-def _bootstrap_ratio(base: np.ndarray, other: np.ndarray, stat) -> tuple[float, float]:
-    from scipy import stats
+def _scipy_stats():
+    try:
+        from scipy import stats
+    except ModuleNotFoundError:
+        raise EdgeferError("compare needs scipy for its statistics", hint="pip install 'edgefer[stats]'") from None
+    return stats
 
-    res = stats.bootstrap(
+
+def _bootstrap_ratio(base: np.ndarray, other: np.ndarray, stat) -> tuple[float, float]:
+    res = _scipy_stats().bootstrap(
         (base, other),
         lambda a, b, axis: stat(b, axis) / stat(a, axis),
         n_resamples=N_RESAMPLES,
@@ -234,11 +240,9 @@ def _bootstrap_ratio(base: np.ndarray, other: np.ndarray, stat) -> tuple[float, 
 
 
 def _latency_metrics(base: np.ndarray, other: np.ndarray, b: ReportSummary, o: ReportSummary) -> list[MetricComparison]:
-    from scipy import stats
-
     out = []
     enough = base.size >= MIN_SAMPLES and other.size >= MIN_SAMPLES
-    p_value = float(stats.mannwhitneyu(other, base, alternative="two-sided").pvalue) if enough else None
+    p_value = float(_scipy_stats().mannwhitneyu(other, base, alternative="two-sided").pvalue) if enough else None
     for key, q in (("p50_ms", 50), ("p90_ms", 90), ("p99_ms", 99)):
         m = MetricComparison(key, "ms", b.values[key], o.values[key], o.values[key] / b.values[key])
         if not enough:
@@ -392,7 +396,8 @@ def compare_reports(
             for m in rows:
                 if not m.worse or m.ratio is None:
                     continue
-                excess = m.ratio - 1 if METRICS[m.metric][2] else 1 / m.ratio - 1
+                # lower-is-better metrics regress by how much they grew, the others by how much they fell
+                excess = m.ratio - 1 if METRICS[m.metric][2] else 1 - m.ratio
                 if excess > threshold:
                     cmp.regressions.append(f"{osum.label} {METRICS[m.metric][0]} {m.verdict} by {excess:.1%} "
                                            f"(x{m.ratio:.3f} vs {bsum.label})")

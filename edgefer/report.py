@@ -50,6 +50,7 @@ class Environment(BaseModel):
     hostname: str | None = None
     machine: str | None = None
     cpu_model: str | None = None
+    board_model: str | None = None
     cpu_flags: list[str] = Field(default_factory=list)
     cpu_count: int | None = None
     kernel: str | None = None

@@ -509,34 +509,58 @@ def _pub(row: Row, metric: str, scale: float, digits: int) -> tuple[str, str]:
     return pub, ratio
 
 
-COLUMNS = ("model", "format", "params M", "paper params M", "ratio", "M{conv}", "paper MFLOPs", "ratio",
-           "size MB", "p50 ms", "p90 ms", "paper ms", "ratio", "samples/s", "paper FPS", "ratio",
-           "energy J", "paper J", "ratio")
+# (our column, the published metric shown beside it or None, scale of the published value, digits)
+_OURS = (
+    ("params M", "params", 1e6, 2),
+    ("M{conv}", "flops", 1e6, 0),
+    ("size MB", "model_size", 1, 2),
+    ("p50 ms", "latency", 1, 1),
+    ("p90 ms", None, 1, 1),
+    ("samples/s", "throughput", 1, 1),
+    ("energy J", "energy", 1, 3),
+)
 
 
-def paper_rows(p: PaperResult) -> list[list[str]]:
-    """The table cells of one paper (shared by the terminal and the Markdown table)."""
+_PUB_HEAD = {"params": "paper params M", "flops": "paper MFLOPs", "model_size": "paper MB", "latency": "paper ms",
+             "throughput": "paper FPS", "energy": "paper J"}
+
+
+def paper_table(p: PaperResult) -> tuple[list[str], list[list[str]]]:
+    """Header and cells of one paper's table (terminal and Markdown). A "paper ..." and a "ratio"
+    column follow each of our columns the paper publishes a figure for; the others are left out."""
     conv = p.flops_convention or "MACs"
-    out = []
+    published = {m for r in p.rows for m in r.published}
+    head = ["model", "format", "input"]
+    for col, metric, _scale, _d in _OURS:
+        head.append(col.replace("{conv}", conv))
+        if metric in published:
+            head += [_PUB_HEAD[metric], "ratio"]
+    rows = []
     for r in p.rows:
-        series = f"{r.format} {r.precision}" if r.format else "—"
         count = r.macs if conv == "MACs" else r.flops
-        pp, pr = _pub(r, "params", 1e6, 2)
-        fp, fr = _pub(r, "flops", 1e6, 0)
-        lp, lr = _pub(r, "latency", 1, 1)
-        tp, tr = _pub(r, "throughput", 1, 1)
-        ep, er = _pub(r, "energy", 1, 3)
         energy = _num(r.energy_j, 4) if r.energy_j is not None else (r.energy_status or "—")
         if r.energy_status == "estimated":
             energy += " (estimated)"
         p50 = _num(r.p50_ms, 3) + (" (emulated)" if r.emulated else "") + (" (cached)" if r.cached else "")
         if r.error:
             p50 = f"error: {r.error}" if r.p50_ms is None else f"{p50} ({r.error})"
-        out.append([r.model, series, _num(r.params / 1e6 if r.params else None), pp, pr,
-                    _num(count / 1e6 if count else None, 1), fp, fr,
-                    _num(r.size_bytes / 1e6 if r.size_bytes else None, 3), p50, _num(r.p90_ms, 3), lp, lr,
-                    _num(r.throughput_sps, 1), tp, tr, energy, ep, er])
-    return out
+        ours = {
+            "params M": _num(r.params / 1e6 if r.params else None),
+            "M{conv}": _num(count / 1e6 if count else None, 1),
+            "size MB": _num(r.size_bytes / 1e6 if r.size_bytes else None, 3),
+            "p50 ms": p50,
+            "p90 ms": _num(r.p90_ms, 3),
+            "samples/s": _num(r.throughput_sps, 1),
+            "energy J": energy,
+        }
+        cells = [r.model, f"{r.format} {r.precision}" if r.format else "—",
+                 "x".join(map(str, r.input_shape[1:])) if r.input_shape else "—"]
+        for col, metric, scale, digits in _OURS:
+            cells.append(ours[col])
+            if metric in published:
+                cells += list(_pub(r, metric, scale, digits))
+        rows.append(cells)
+    return head, rows
 
 
 def claim_line(c: ClaimCheck) -> str:
@@ -560,17 +584,19 @@ def to_markdown(res: ReproduceResult) -> str:
               "timed runs; ratio = ours / published. Published figures come from benchmarks/papers.yaml with their "
               "source; their hardware differs from this target, so latency ratios compare machines, not only models.", ""]
     for p in res.papers:
-        conv = p.flops_convention or "MACs"
         lines += [f"## {p.short_name} — {p.title}", "", f"Seed `{p.id}`. {p.notes}", ""]
         if p.flops_convention:
             lines += [f"The paper's \"FLOPs\" match our **{p.flops_convention}** "
                       f"({'multiply-accumulates' if p.flops_convention == 'MACs' else '2 x MACs'}); that column uses them.", ""]
         else:
             lines += ["The paper prints no FLOPs figure; the count column shows our MACs.", ""]
-        head = [c.replace("{conv}", conv) for c in COLUMNS]
+        head, body = paper_table(p)
         lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-        lines += ["| " + " | ".join(c.replace("|", "/") for c in row) + " |" for row in paper_rows(p)]
+        lines += ["| " + " | ".join(c.replace("|", "/") for c in row) + " |" for row in body]
         lines.append("")
+        energy = sorted({f"{r.energy_status}: {r.energy_reason}" for r in p.rows if r.energy_reason})
+        if energy:
+            lines += ["Energy: " + "; ".join(energy), ""]
         srcs = sorted({f"{f['source']}: \"{f['quote']}\"" for r in p.rows for figs in r.published.values() for f in figs})
         if srcs:
             lines += ["Sources of the published figures:", ""] + [f"- {s}" for s in srcs] + [""]

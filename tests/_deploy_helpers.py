@@ -157,3 +157,32 @@ def install_fake_adb(bin_dir: Path) -> Path:
     adb.write_text(FAKE_ADB.format(python=sys.executable))
     adb.chmod(0o755)
     return adb
+
+
+def tiny_onnx(path: Path, seed: int = 0) -> Path:
+    """A 48x48 gray -> 7 logits linear model, built with onnx.helper (no torch needed)."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(seed)
+    w = numpy_helper.from_array((rng.standard_normal((48 * 48, 7)) * 0.01).astype(np.float32), "W")
+    shape = numpy_helper.from_array(np.array([-1, 48 * 48], dtype=np.int64), "shape")
+    graph = helper.make_graph(
+        [helper.make_node("Reshape", ["x", "shape"], ["f"]), helper.make_node("MatMul", ["f", "W"], ["logits"])],
+        "tiny",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 1, 48, 48])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 7])],
+        [w, shape],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
+
+
+def fake_python(path: Path, body: str) -> Path:
+    """An executable standing in for the device's python; `body` is Python run with sys.argv."""
+    path.write_text(f"#!{sys.executable}\nimport json, os, sys, time\n" + textwrap.dedent(body))
+    path.chmod(0o755)
+    return path

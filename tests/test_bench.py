@@ -131,12 +131,15 @@ def test_remote_target_goes_through_deploy(model, tmp_path, monkeypatch):
         from edgefer.runner.session import run_bench
 
         calls["args"] = runner_args
+        on_progress({"event": "progress", "done": 3, "total": 12, "phase": "timed"})
         a = _parser().parse_args(["bench", artifact, "--out", "x", *runner_args])
         return run_bench(artifact, runs=a.runs, warmup=a.warmup, energy=a.energy, target=json.loads(a.target_json))
 
     monkeypatch.setitem(sys.modules, "edgefer.deploy", types.SimpleNamespace(bench_remote=bench_remote))
     target = _target_yaml(tmp_path, connection="{type: ssh, host: board.local, user: pi}")
-    [r] = bench(str(model), target=str(target))
+    seen = []
+    [r] = bench(str(model), target=str(target), on_progress=lambda job: lambda *a: seen.append(a))
+    assert seen == [("timed", 3, 12)]
     assert calls["args"][:4] == ["--runs", "12", "--warmup", "1"] and "--target-json" in calls["args"]
     assert r["target"]["transport"] == "ssh" and r["statistics"]["n"] == 12
 
@@ -146,10 +149,14 @@ def _cli(*args):
                           cwd=REPO, timeout=120)
 
 
-def test_cli_bench_json_and_user_errors(model, tmp_path):
+def test_cli_bench_json(model):
     p = _cli("bench", model, "--runs", 5, "--warmup", 0, "--min-seconds", 0, "--energy", "none", "--json")
     assert p.returncode == 0, p.stderr
     assert json.loads(p.stdout)["statistics"]["n"] == 5
+
+
+def test_cli_bench_user_errors(model, tmp_path, capsys):
+    from edgefer.cli.main import run  # in-process: same one-line handling as the console script
     bad = tmp_path / "broken.onnx"
     bad.write_bytes(model.read_bytes()[:150])
     (tmp_path / "invalid.yaml").write_text("name: [unclosed\n")
@@ -162,9 +169,9 @@ def test_cli_bench_json_and_user_errors(model, tmp_path):
         (("bench", model, "--input-shape", "1,1,9,9", "--runs", 1), "wrong input shape"),
         (("bench", model, "--energy", "joules"), "invalid --energy 'joules'"),
     ):
-        p = _cli(*args)
-        assert p.returncode == 2, (args, p.stderr)
-        assert p.stderr.startswith("error: ") and needle in p.stderr and p.stderr.count("\n") == 1, p.stderr
+        assert run([str(a) for a in args]) == 2, args
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and needle in err and err.count("\n") == 1, err
 
 
 @pytest.mark.skipif(os.access("/sys/class/powercap/intel-rapl:0/energy_uj", os.R_OK), reason="RAPL readable here")

@@ -126,3 +126,12 @@ def test_int8_gates_catch_a_dying_minority_class():
     assert strict["violations"] == ["class disgust: int8/fp32 recall 0.00 < --min-class-recall-ratio 0.8"]
     assert strict["recall_ratio"] == {"happy": 1.0, "disgust": 0.0}
     assert not int8_gates(fp32, int8, max_accuracy_drop=2, min_class_recall_ratio=None)["passed"]
+
+
+def test_activation_type_follows_target_profile():
+    from edgefer.convert.api import _default_activation_type
+
+    assert _default_activation_type("rpi5")[0] == "S8"  # Cortex-A76: dot-product -> S8S8 kernels
+    assert _default_activation_type("rpi4")[0] == "U8"  # Cortex-A72: no dot-product
+    with pytest.raises(EdgeferError, match="unknown target"):
+        _default_activation_type("no_such_board")

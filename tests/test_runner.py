@@ -183,6 +183,16 @@ def test_envinfo_reads_fake_tree(tmp_path, monkeypatch):
     assert envinfo.emulation("/nonexistent") == (True, "qemu-aarch64 (cortex-a72)")
 
 
+def test_envinfo_arm_core_names_and_board(tmp_path):
+    cores = "".join(f"processor\t: {i}\nFeatures\t: fp asimd\nCPU part\t: {part}\n\n"
+                    for i, part in enumerate(["0xd05"] * 4 + ["0xd0b"] * 2))
+    (tmp_path / "proc/device-tree").mkdir(parents=True)
+    (tmp_path / "proc/cpuinfo").write_text(cores)
+    (tmp_path / "proc/device-tree/model").write_text("Raspberry Pi 5 Model B Rev 1.0\x00")
+    assert envinfo.cpu_info(str(tmp_path))[0] == "4x Cortex-A55 + 2x Cortex-A76"
+    assert envinfo.board_model(str(tmp_path)) == "Raspberry Pi 5 Model B Rev 1.0"
+
+
 def test_parse_throttled_bits():
     t = envinfo.parse_throttled("throttled=0x50005\n")
     assert t["under_voltage"] and t["throttled"] and not t["arm_freq_capped"]
@@ -307,3 +317,19 @@ sys.exit(main(["bench", {str(onnx_model)!r}, "--out", {str(tmp_path / "r.json")!
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60)
     assert p.returncode == 0, p.stderr
     assert json.loads((tmp_path / "r.json").read_text())["statistics"]["n"] == 5
+
+
+QEMU_PYTHON = Path("~/.cache/edgefer/qemu-aarch64/python-cortex-a72").expanduser()
+
+
+@pytest.mark.qemu
+@pytest.mark.skipif(not QEMU_PYTHON.exists(), reason="emulated aarch64 board not built (cross/setup-qemu-aarch64.sh)")
+def test_runner_under_qemu_aarch64_is_labelled_emulated(onnx_model, tmp_path):
+    out = tmp_path / "r.json"
+    p = subprocess.run([str(QEMU_PYTHON), "-m", "edgefer.runner", "bench", str(onnx_model), "--out", str(out),
+                        "--runs", "5", "--warmup", "1", "--energy", "none"], capture_output=True, text=True,
+                       cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=300)
+    assert p.returncode == 0, p.stderr
+    r = json.loads(out.read_text())
+    assert r["environment"]["machine"] == "aarch64" and r["environment"]["emulated"] is True
+    assert r["environment"]["emulator"] == "qemu-aarch64 (cortex-a72)" and r["statistics"]["n"] == 5

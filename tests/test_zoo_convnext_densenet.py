@@ -83,8 +83,6 @@ def test_same_seed_same_weights_and_outputs(name):
     assert all(torch.equal(sd1[k], sd2[k]) for k in sd1)
     with torch.no_grad():
         assert torch.equal(again(_default_input(name)), _logits(name))
-    other = create_model(name, seed=1).state_dict()
-    assert not all(torch.equal(sd1[k], other[k]) for k in sd1)
 
 
 @pytest.mark.parametrize("name", MODELS)
@@ -124,12 +122,10 @@ def test_dcrnet_close_to_published_size():
     assert 2.9e9 < macs < 3.1e9
 
 
-@pytest.mark.parametrize("name", ["ctan", "dcrnet"])
+@pytest.mark.parametrize("name", MODELS)
 def test_num_classes_honoured(name):
-    # 64x64 keeps this second forward cheap; both models are fully convolutional up to GAP.
-    model = create_model(name, num_classes=3, seed=0)
-    with torch.no_grad():
-        assert model(torch.randn(2, 3, 64, 64)).shape == (2, 3)
+    _, _, out_shape = _measure_on_meta(name, num_classes=3)
+    assert out_shape == (1, 3)
 
 
 def test_shuffle_attention_matches_sa_net_reference():

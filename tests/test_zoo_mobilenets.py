@@ -56,12 +56,11 @@ def test_same_seed_same_model(name):
     assert not all(torch.equal(sa[k], sc[k]) for k in sa)
 
 
-@pytest.mark.parametrize("name", ["mobilenetv3_ca_dka", "mobilenet_skip_mha"])
+@pytest.mark.parametrize("name", ALL_MODELS)
 def test_num_classes_and_in_chans_honoured(name):
     model = create_model(name, num_classes=3, in_chans=2)
-    h, w = get_entry(name).input_size
-    with torch.no_grad():
-        assert model(torch.randn(1, 2, h, w)).shape == (1, 3)
+    with torch.no_grad():  # 64x64 keeps it cheap: every model ends in global average pooling
+        assert model(torch.randn(1, 2, 64, 64)).shape == (1, 3)
     assert next(model.features.parameters()).shape[1] == 2  # stem conv weight: (out, in, k, k)
 
 

@@ -33,14 +33,21 @@ def _seeded_model(name: str) -> torch.nn.Module:
     return create_model(name, seed=0)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _release_cached_models():
+    # ~1.6 GB of weights: don't keep them for the rest of the test session.
+    yield
+    _seeded_model.cache_clear()
+
+
 def _meta_model(name: str, **kw) -> torch.nn.Module:
     with torch.device("meta"):
         return get_entry(name).factory(**kw).eval()
 
 
-def _params_and_macs(model: torch.nn.Module, size: tuple[int, int], in_chans: int = 3) -> tuple[int, int]:
+def _params_and_macs(model: torch.nn.Module, size: tuple[int, int]) -> tuple[int, int]:
     with torch.device("meta"), FlopCounterMode(display=False) as counter:
-        model(torch.empty(1, in_chans, *size))
+        model(torch.empty(1, 3, *size))
     return sum(p.numel() for p in model.parameters()), counter.get_total_flops() // 2
 
 

@@ -74,8 +74,9 @@ def bench_cmd(
 ) -> None:
     """Benchmark a model: latency distribution, throughput, memory, CPU and energy, in a versioned JSON report.
 
-    A converted directory benchmarks every artifact in its manifest (filter with --format/--precision),
-    one report each. Ctrl-C keeps the samples measured so far (report marked partial, exit 1).
+    A converted directory benchmarks every artifact in its manifest, one report each (filter with --format/--precision).
+
+    Ctrl-C keeps the samples measured so far: the report is written, marked partial, and the exit code is 1.
     """
     from rich.console import Console
 

@@ -38,7 +38,7 @@ def reproduce(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
-    from edgefer.reproduce import COLUMNS, claim_line, command_line, paper_rows
+    from edgefer.reproduce import claim_line, command_line, paper_table
     from edgefer.reproduce import reproduce as run_reproduce
 
     console = Console(stderr=True)
@@ -51,12 +51,17 @@ def reproduce(
             papers_path=papers_file, use_cache=not no_cache, plot=plot, progress=progress, command=command_line(),
         )
     stdout = Console()
+    if not stdout.is_terminal:  # piped or logged: do not squeeze the table into 80 columns
+        stdout = Console(width=200)
     for p in res.papers:
-        conv = p.flops_convention or "MACs"
-        t = Table(title=f"{p.short_name} ({p.id}) on {target}", caption=None if p.has_figures else "this paper publishes no efficiency figures")
-        for col in COLUMNS:
-            t.add_column(escape(col.replace("{conv}", conv)), justify="left" if col in ("model", "format") else "right")
-        for row in paper_rows(p):
+        caption = f"paper's FLOPs = our {p.flops_convention}" if p.flops_convention else "no published FLOPs; counts are our MACs"
+        if not p.has_figures:
+            caption = "this paper publishes no efficiency figures"
+        t = Table(title=f"{p.short_name} ({p.id}) on {target}", caption=caption)
+        head, body = paper_table(p)
+        for col in head:
+            t.add_column(escape(col), justify="left" if col in ("model", "format", "input") else "right")
+        for row in body:
             t.add_row(*(escape(c) for c in row))
         stdout.print(t)
         for c in p.claims:

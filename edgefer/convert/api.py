@@ -18,6 +18,7 @@ from typing import Callable, ContextManager
 import numpy as np
 
 from edgefer.convert.manifest import MANIFEST_NAME, artifact_record, new_manifest, write_json_atomic
+from edgefer.convert.onnx_quant import ACTIVATION_TYPES, CALIBRATION_METHODS
 from edgefer.convert.verify import DEFAULT_PARITY_TOL, agreement, classification, int8_gates, parity
 from edgefer.errors import EdgeferError, GateFailed
 
@@ -116,13 +117,15 @@ def _torch_logits(model, x: np.ndarray, batch: int = 64) -> np.ndarray:
         )
 
 
-def _runtime_logits(path: Path, x: np.ndarray) -> tuple[np.ndarray, str]:
+def _runtime_logits(path: Path, x: np.ndarray, batch: int = 64) -> tuple[np.ndarray, str]:
     from edgefer.runner.runtimes import open_runtime
 
     rt = open_runtime(str(path))
     try:
         d = rt.describe()
-        return rt.predict(x), f"{d['name']} {d['version']}"
+        # chunks: a dynamic-batch model would otherwise get the whole evaluation set at once
+        logits = np.concatenate([rt.predict(x[i : i + batch]) for i in range(0, len(x), batch)])
+        return logits, f"{d['name']} {d['version']}"
     finally:
         rt.close()
 
@@ -157,6 +160,48 @@ def _export(fmt: str, precision: str, ms, x_example, x_calib, path: Path, opts: 
     return quantize_tflite_int8(fp32_paths["tflite"], x_calib, path, io_dtype=opts.tflite_io)
 
 
+@dataclass
+class _Data:
+    x_calib: np.ndarray
+    calib_rec: dict
+    x_ver: np.ndarray  # verification inputs
+    y_eval: np.ndarray | None
+    ver_rec: dict
+    warnings: list[str]
+
+
+def _read_data(opts: ConvertOptions, ms, int8: bool) -> _Data:
+    """Calibration and verification inputs; random pixels (flagged loudly) when none given."""
+    from edgefer.data import load_data, random_inputs, select
+
+    warnings: list[str] = []
+    if opts.calib:
+        ds = load_data(opts.calib, ms.spec, ms.class_names, default_split="Training")
+        idx = select(ds, opts.calib_samples, opts.seed)
+        x_calib, calib_rec = ds.take(idx), ds.describe(idx, ms.class_names)
+    else:
+        x_calib = random_inputs(ms.spec, opts.calib_samples, opts.seed)
+        calib_rec = {"source": "random", "samples": opts.calib_samples}
+        if int8:
+            warnings.append(RANDOM_CALIB_WARNING)
+    y_eval = None
+    if opts.eval:
+        ds = load_data(opts.eval, ms.spec, ms.class_names, default_split="PublicTest")
+        idx = select(ds, opts.eval_samples, opts.seed + 1)
+        x_ver, y_eval = ds.take(idx), (None if ds.labels is None else ds.labels[idx])
+        ver_rec = ds.describe(idx, ms.class_names)
+        if y_eval is None:
+            warnings.append(f"{opts.eval} has no labels: accuracy not measured, only parity/agreement")
+    elif opts.calib:
+        x_ver, ver_rec = x_calib, {**calib_rec, "note": "calibration samples (no --eval given)"}
+        warnings.append("no --eval data: verified on the calibration samples, accuracy not measured")
+    else:
+        x_ver = random_inputs(ms.spec, RANDOM_VERIFY_SAMPLES, opts.seed + 1)
+        ver_rec = {"source": "random", "samples": RANDOM_VERIFY_SAMPLES}
+        warnings.append("no data: verified on random inputs only, accuracy not measured")
+    return _Data(x_calib, calib_rec, x_ver, y_eval, ver_rec, warnings)
+
+
 def convert(opts: ConvertOptions, step: Step | None = None, check: bool = True) -> ConvertResult:
     """Convert, verify, and write artifacts + manifest.json into `opts.out`.
 
@@ -165,7 +210,6 @@ def convert(opts: ConvertOptions, step: Step | None = None, check: bool = True) 
     manifest has been written (so the evidence is on disk).
     """
     from edgefer.convert.model_source import resolve_model
-    from edgefer.data import load_data, random_inputs, select
 
     step = step or (lambda _desc: contextlib.nullcontext())
     formats = _check_choices(tuple(opts.formats), FORMATS, "--to")
@@ -174,11 +218,14 @@ def convert(opts: ConvertOptions, step: Step | None = None, check: bool = True) 
         raise EdgeferError(f"--calib-samples must be >= 1, got {opts.calib_samples}")
     if opts.tflite_io not in ("int8", "float32"):
         raise EdgeferError(f"--tflite-io must be int8 or float32, got {opts.tflite_io!r}")
+    if opts.activation_type and opts.activation_type.upper() not in ACTIVATION_TYPES:
+        raise EdgeferError(f"--activation-type must be U8 or S8, got {opts.activation_type!r}")
+    if opts.calibration.lower() not in CALIBRATION_METHODS:
+        raise EdgeferError(f"--calibration must be one of {', '.join(CALIBRATION_METHODS)}, got {opts.calibration!r}")
     if opts.activation_type:
         act, act_why = opts.activation_type.upper(), "--activation-type"
     else:
         act, act_why = _default_activation_type(opts.target)
-    warnings: list[str] = []
 
     with step("load model"):
         ms = resolve_model(
@@ -187,32 +234,8 @@ def convert(opts: ConvertOptions, step: Step | None = None, check: bool = True) 
             color=opts.color, mean=opts.mean, std=opts.std,
         )
     with step("read data"):
-        calib_rec: dict
-        if opts.calib:
-            ds = load_data(opts.calib, ms.spec, ms.class_names, default_split="Training")
-            idx = select(ds, opts.calib_samples, opts.seed)
-            x_calib = ds.take(idx)
-            calib_rec = ds.describe(idx)
-        else:
-            x_calib = random_inputs(ms.spec, opts.calib_samples, opts.seed)
-            calib_rec = {"source": "random", "samples": opts.calib_samples}
-            if "int8" in precisions:
-                warnings.append(RANDOM_CALIB_WARNING)
-        y_eval = None
-        if opts.eval:
-            ds = load_data(opts.eval, ms.spec, ms.class_names, default_split="PublicTest")
-            idx = select(ds, opts.eval_samples, opts.seed + 1)
-            x_ver, y_eval = ds.take(idx), (None if ds.labels is None else ds.labels[idx])
-            ver_rec = ds.describe(idx)
-            if y_eval is None:
-                warnings.append(f"{opts.eval} has no labels: accuracy not measured, only parity/agreement")
-        elif opts.calib:
-            x_ver, ver_rec = x_calib, {**calib_rec, "note": "calibration samples (no --eval given)"}
-            warnings.append("no --eval data: verified on the calibration samples, accuracy not measured")
-        else:
-            x_ver = random_inputs(ms.spec, RANDOM_VERIFY_SAMPLES, opts.seed + 1)
-            ver_rec = {"source": "random", "samples": RANDOM_VERIFY_SAMPLES}
-            warnings.append("no data: verified on random inputs only, accuracy not measured")
+        data = _read_data(opts, ms, "int8" in precisions)
+    x_calib, x_ver, y_eval, warnings = data.x_calib, data.x_ver, data.y_eval, data.warnings
     with step("profile model"):
         prof = _profile(ms.model, ms.spec, ms.name)
 
@@ -271,8 +294,8 @@ def convert(opts: ConvertOptions, step: Step | None = None, check: bool = True) 
                 "parity_tolerance_rel": opts.parity_tol, "max_accuracy_drop": opts.max_accuracy_drop,
                 "min_class_recall_ratio": opts.min_class_recall_ratio, "verify": opts.verify,
             },
-            calibration=calib_rec,
-            verification={"inputs": ver_rec, "pytorch_fp32": torch_metrics} if opts.verify else None,
+            calibration=data.calib_rec,
+            verification={"inputs": data.ver_rec, "pytorch_fp32": torch_metrics} if opts.verify else None,
             warnings=warnings,
         )
         write_json_atomic(out / MANIFEST_NAME, manifest)

@@ -64,8 +64,9 @@ def quantize_onnx_int8(
     model = onnx.load(str(fp32_path))
     inp = model.graph.input[0]
     batch_dim = inp.type.tensor_type.shape.dim[0]
-    # a dynamic-batch graph takes calibration batches of 32 (faster); a fixed one, its own batch
-    batch = 32 if batch_dim.dim_param or not batch_dim.dim_value else int(batch_dim.dim_value)
+    # a dynamic-batch graph takes calibration batches of up to 32 (faster); a fixed one, its own batch
+    dynamic = bool(batch_dim.dim_param) or not batch_dim.dim_value
+    batch = min(32, len(calib_nchw)) if dynamic else int(batch_dim.dim_value)
     n = (len(calib_nchw) // batch) * batch
     if n == 0:
         raise EdgeferError(f"need at least {batch} calibration samples for this fixed-batch model")

@@ -27,13 +27,14 @@ class Dataset:
     def take(self, indices: np.ndarray) -> np.ndarray:
         return self._decode(np.asarray(indices, dtype=np.int64))
 
-    def describe(self, indices: np.ndarray | None = None) -> dict:
-        """Manifest record: source, kind, samples used and class counts."""
+    def describe(self, indices: np.ndarray | None = None, class_names: list[str] | None = None) -> dict:
+        """Manifest record: source, kind, samples used and class counts (by name when given)."""
         n = self.size if indices is None else len(indices)
         d: dict = {"source": self.source, "kind": self.kind, "samples": int(n), "available": int(self.size)}
         if self.labels is not None:
             y = self.labels if indices is None else self.labels[indices]
-            d["class_counts"] = {int(c): int(k) for c, k in zip(*np.unique(y, return_counts=True))}
+            counts = np.bincount(y, minlength=len(class_names or []))
+            d["class_counts"] = {(class_names[c] if class_names else str(c)): int(k) for c, k in enumerate(counts)}
         return d
 
 

@@ -4,7 +4,7 @@
 `infer_remote()` returns a device's logits for on-board parity checks.
 """
 
-from edgefer.deploy.deploy import Deployment, deploy, open_transport
+from edgefer.deploy.deployment import Deployment, deploy, open_transport
 from edgefer.deploy.remote import bench_remote, infer_remote
 
 __all__ = ["Deployment", "bench_remote", "deploy", "infer_remote", "open_transport"]

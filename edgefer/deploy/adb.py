@@ -40,7 +40,7 @@ class ADBTransport(Transport):
                 detail = adb_lines[-1].strip()
                 if kind is None:
                     return self.fail(step, f"{problem} from {where} ({detail})")
-                return self.fail(f"{step} ({kind})", f"{problem}: {where} ({detail})")
+                return self.fail(step if kind == step else f"{step} ({kind})", f"{problem}: {where} ({detail})")
         return None
 
     def _host_tool(self, args: list[str], step: str) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgefer.deploy.deploy import Deployment, deploy
+from edgefer.deploy.deployment import Deployment, deploy
 from edgefer.deploy.shell import join_path
 from edgefer.errors import EdgeferError
 from edgefer.targets import Target, load_target
@@ -62,7 +62,6 @@ def bench_remote(
     args = ["bench", dep.artifact, "--out", report_rel, "--progress", "jsonl"]
     if "--target-json" not in runner_args:
         args += ["--target-json", json.dumps(t.summary(), separators=(",", ":"))]
-    dep.transport.run(["mkdir", "-p", join_path(dep.workdir, "reports")], step="bench")
     failure: EdgeferError | None = None
     try:
         res = dep.run_runner(*args, *runner_args, step="bench", on_stderr_line=_progress_router(on_progress), check=False)

@@ -25,20 +25,40 @@ def _read(path: str) -> str | None:
         return None
 
 
+# Arm "CPU part" numbers (implementer 0x41) of cores found on edge boards; arm64 /proc/cpuinfo
+# has no model name, only these ids.
+_ARM_PARTS = {"0xd03": "Cortex-A53", "0xd04": "Cortex-A35", "0xd05": "Cortex-A55", "0xd07": "Cortex-A57",
+              "0xd08": "Cortex-A72", "0xd09": "Cortex-A73", "0xd0a": "Cortex-A75", "0xd0b": "Cortex-A76",
+              "0xd0d": "Cortex-A77", "0xd41": "Cortex-A78", "0xd42": "Cortex-A78AE", "0xd44": "Cortex-X1",
+              "0xd46": "Cortex-A510", "0xd47": "Cortex-A710", "0xd48": "Cortex-X2", "0xd4b": "Cortex-A78C",
+              "0xd4d": "Cortex-A715", "0xd4e": "Cortex-X3", "0xd80": "Cortex-A520", "0xd81": "Cortex-A720",
+              "0xd82": "Cortex-X4"}
+
+
 def cpu_info(root: str = "/") -> tuple[str | None, list[str]]:
-    """CPU model name and feature flags from /proc/cpuinfo (x86 'flags', ARM 'Features')."""
+    """CPU model and feature flags from /proc/cpuinfo (x86 'model name'/'flags'; Arm 'CPU part'/'Features')."""
     text = _read(os.path.join(root, "proc/cpuinfo")) or ""
-    model, flags = None, []
+    model, flags, parts = None, [], []
     for line in text.splitlines():
         key, _, value = line.partition(":")
-        key = key.strip().lower()
+        key, value = key.strip().lower(), value.strip()
         if key in ("model name", "hardware", "cpu model") and model is None:
-            model = value.strip()
+            model = value
         elif key in ("flags", "features") and not flags:
             flags = value.split()
+        elif key == "cpu part":
+            parts.append(_ARM_PARTS.get(value.lower(), f"Arm part {value}"))
+    if model is None and parts:  # big.LITTLE: "4x Cortex-A55 + 4x Cortex-A76"
+        model = " + ".join(f"{parts.count(p)}x {p}" for p in dict.fromkeys(parts))
     if model is None:
         model = platform.processor() or None
     return model, flags
+
+
+def board_model(root: str = "/") -> str | None:
+    """Device-tree board name (e.g. 'Raspberry Pi 5 Model B Rev 1.0'); None on PCs."""
+    raw = _read(os.path.join(root, "proc/device-tree/model"))
+    return raw.rstrip("\x00") if raw else None
 
 
 def governor(root: str = "/") -> str | None:
@@ -123,6 +143,7 @@ def fingerprint(runtime_versions: dict[str, str | None], root: str = "/") -> dic
         "hostname": socket.gethostname(),
         "machine": platform.machine(),
         "cpu_model": model,
+        "board_model": board_model(root),
         "cpu_flags": flags,
         "cpu_count": os.cpu_count(),
         "kernel": platform.release(),

@@ -41,7 +41,7 @@ class DenseBlock(nn.ModuleDict):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # A running concatenation instead of torchvision's list re-concatenated in every layer:
-        # same tensors, one concat per layer. The first BN must not act in place on `x`.
+        # same tensors, one concat per layer.
         for layer in self.values():
             x = torch.cat([x, layer(x)], dim=1)
         return x

@@ -9,18 +9,20 @@ Where the paper is vague, the reading chosen here (and why) is:
 - FER head: the paper replaces the ImageNet FC layers (960 -> 1280 -> 1000) by "a series of 1x1
   point-wise convolutional layers" giving a 128-d embedding, then a classifier. We keep the
   backbone's last 160 -> 960 point-wise conv and add one 960 -> 128 point-wise conv+BN+act on
-  the 7x7 map, then global average pooling (the 128-d embedding) and a linear classifier. Of the
-  readings tried, this lands closest to the published MACs (Table 3: 219 M "FLOPs", which are
-  MACs: the standard network is 0.217 G MACs).
+  the 7x7 map, then global average pooling (the 128-d embedding) and a linear classifier. This
+  lands closest to the published 219 M (Table 3's "FLOPs" are MACs: the standard network is
+  0.217 G MACs); pooling before the 960 -> 128 layer would give 214 M, a second 128 -> 128
+  layer 221 M and more parameters.
 - DKA: the paper's pseudocode (Fig. 1) mixes depthwise 3/5/7 kernels with softmax weights from
-  an entropy complexity score of the block's input. We apply it to the six depthwise layers that
-  are 5x5 in MobileNetV3-Large (where the architecture search already chose a larger receptive
-  field); applying it to all 15 would add +0.34 M params / +107 M MACs, far from the published
-  +0.2 M / +13 M, while these six add +0.18 M / +21 M. The three branches share one BN (the
-  weighted sum is a convolution with a mixed kernel, so one normalisation suffices).
+  an entropy complexity score of the depthwise layer's input. We apply it to the six depthwise
+  layers that are 5x5 in MobileNetV3-Large (where the architecture search already chose a larger
+  receptive field); applying it to all 15 would add +0.34 M params / +96 M MACs, far from the
+  published +0.2 M / +13 M, while these six add +0.18 M / +21.6 M. The three branches share one
+  BN (the weighted sum is a convolution with a mixed kernel, so one normalisation suffices).
 - SoftSwish: replaces every ReLU / hard-swish of the conv layers in the DKA variants ("at every
-  layer within the network"); the SE block keeps its ReLU + hard-sigmoid gate, which is a gate,
-  not a feature activation. `act="hardswish"` gives the paper's h_swish ablation (Sec. 5.6).
+  layer within the network"), inside Coordinate Attention too; the SE block keeps its ReLU +
+  hard-sigmoid gate, which is a gate, not a feature activation. `act="hardswish"` gives the
+  paper's h_swish ablation (Sec. 5.6).
 - Coordinate Attention: "integrated with the inverted residual blocks"; placed as Hou et al. put
   it in MobileNetV2, after the depthwise conv on the expanded channels (after SE where a block
   has one), in all 15 blocks, reduction 32 (Hou et al.'s default): +0.32 M params vs the
@@ -77,6 +79,7 @@ MOBILENETV3_LARGE = (
 STEM_CHANNELS = 16
 LAST_CHANNELS = 960
 IMAGENET_HIDDEN = 1280
+IMAGENET_DROPOUT = 0.2
 
 
 def spatial_entropy(x: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
@@ -100,11 +103,12 @@ class DynamicKernelDepthwise(nn.Module):
     friendly.
     """
 
-    def __init__(self, channels: int, stride: int = 1, kernel_sizes: tuple[int, ...] = DKA_KERNEL_SIZES,
-                 act: str = "softswish"):
+    def __init__(self, channels: int, stride: int = 1,
+                 kernel_sizes: tuple[int, ...] = DKA_KERNEL_SIZES, act: str = "softswish"):
         super().__init__()
         self.branches = nn.ModuleList(
-            nn.Conv2d(channels, channels, k, stride, k // 2, groups=channels, bias=False) for k in kernel_sizes
+            nn.Conv2d(channels, channels, k, stride, k // 2, groups=channels, bias=False)
+            for k in kernel_sizes
         )
         self.gate = nn.Linear(channels, len(kernel_sizes))
         self.bn = nn.BatchNorm2d(channels)
@@ -150,20 +154,21 @@ class MobileNetV3(nn.Module):
     dka_kernels: the spec kernel sizes whose depthwise layers become DKA (empty: none).
     """
 
-    def __init__(self, num_classes: int = 7, in_chans: int = 3, head: str = "fer", act: str | None = None,
-                 dka_kernels: tuple[int, ...] = (), ca: bool = False, dropout: float = 0.2):
+    def __init__(self, num_classes: int = 7, in_chans: int = 3, head: str = "fer",
+                 act: str | None = None, dka_kernels: tuple[int, ...] = (), ca: bool = False):
         super().__init__()
         if head not in ("fer", "imagenet"):
             raise ValueError(f"head must be 'fer' or 'imagenet', got {head!r}")
         layers: list[nn.Module] = [ConvBnAct(in_chans, STEM_CHANNELS, 3, 2, act=act or "hardswish")]
         in_ch = STEM_CHANNELS
         for spec in MOBILENETV3_LARGE:
-            layers.append(InvertedResidual(in_ch, spec, act=act, dka=spec.kernel in dka_kernels, ca=ca))
+            dka = spec.kernel in dka_kernels
+            layers.append(InvertedResidual(in_ch, spec, act=act, dka=dka, ca=ca))
             in_ch = spec.out
         layers.append(ConvBnAct(in_ch, LAST_CHANNELS, 1, act=act or "hardswish"))
         self.features = nn.Sequential(*layers)
         if head == "fer":
-            # The paper's 1x1 point-wise refinement to a 128-d embedding, pooled, then a linear classifier.
+            # The paper's 1x1 point-wise refinement to a 128-d embedding (pooled in forward).
             self.embedding = ConvBnAct(LAST_CHANNELS, EMBEDDING_DIM, 1, act=act or "hardswish")
             self.classifier = nn.Linear(EMBEDDING_DIM, num_classes)
         else:
@@ -171,7 +176,7 @@ class MobileNetV3(nn.Module):
             self.classifier = nn.Sequential(
                 nn.Linear(LAST_CHANNELS, IMAGENET_HIDDEN),
                 nn.Hardswish(inplace=True),
-                nn.Dropout(dropout),
+                nn.Dropout(IMAGENET_DROPOUT),
                 nn.Linear(IMAGENET_HIDDEN, num_classes),
             )
         self._init_weights()
@@ -200,43 +205,46 @@ class MobileNetV3(nn.Module):
         return self.classifier(x.mean((2, 3)))
 
 
-_DESCRIPTION_SUFFIX = "MobileNetV3-Large, 1x1 conv 128-d embedding head"
-
-
 @register_model(paper=SEED_000, input_size=(224, 224), in_chans=3,
-                description=f"Baseline {_DESCRIPTION_SUFFIX} (seed 000 Table 3 row 1)")
-def mobilenetv3_large(num_classes: int = 7, in_chans: int = 3, head: str = "fer", **kw) -> nn.Module:
+                description="MobileNetV3-Large + 1x1-conv 128-d embedding head, seed 000's baseline")
+def mobilenetv3_large(num_classes: int = 7, in_chans: int = 3, head: str = "fer",
+                      **kw) -> nn.Module:
     """MobileNetV3-Large baseline of seed 000: standard backbone (ReLU / hard-swish) + FER head.
 
-    Measured at 1x3x224x224 (edgefer.profile, FlopCounterMode), 7 classes: 3.10 M params,
-    220.1 M MACs. Published (Table 3): 2.9 M params, 219 M "FLOPs" (= MACs). The backbone alone
-    (through the 960-channel conv) is already 2.97 M params, so no head producing the paper's
-    128-d embedding from it can reach 2.9 M; our MACs are +0.5%.
-    `head="imagenet"` (use num_classes=1000) builds the standard network: 5.48 M params,
-    0.217 G MACs.
+    Measured at 1x3x224x224, 7 classes (edgefer.profile = FlopCounterMode + pooling): 3.10 M
+    params, 220.4 M MACs (220.1 M conv/linear only). Published (Table 3): 2.9 M params, 219 M
+    "FLOPs" (= MACs). The backbone alone (through the 960-channel conv) is already 2.97 M params,
+    so no head making the paper's 128-d embedding from it reaches 2.9 M (+6.8%); MACs +0.6%.
+    `head="imagenet"` (use num_classes=1000) builds the standard network: 5,483,032 params,
+    216.6 M MACs conv/linear only (216.9 M with pooling).
     """
     return MobileNetV3(num_classes, in_chans, head=head, **kw)
 
 
 @register_model(paper=SEED_000, input_size=(224, 224), in_chans=3,
-                description=f"+ Dynamic Kernel Adaptation and SoftSwish, {_DESCRIPTION_SUFFIX}")
-def mobilenetv3_dka(num_classes: int = 7, in_chans: int = 3, act: str = "softswish", **kw) -> nn.Module:
+                description="MobileNetV3-Large + dynamic kernel adaptation (3/5/7) + SoftSwish "
+                            "(seed 000)")
+def mobilenetv3_dka(num_classes: int = 7, in_chans: int = 3, act: str = "softswish",
+                    **kw) -> nn.Module:
     """MobileNetV3-Large + DKA (3/5/7 depthwise mixed by an entropy gate) + SoftSwish (seed 000).
 
     DKA replaces the six 5x5 depthwise layers; SoftSwish every conv activation (see module
-    docstring). Measured at 1x3x224x224, 7 classes: 3.28 M params, 241.6 M MACs. Published
-    (Table 3): 3.1 M params (+0.2 M over the baseline; ours +0.18 M), 232 M (+13 M; ours +21.5 M).
+    docstring). Measured at 1x3x224x224, 7 classes: 3.27 M params, 242.0 M MACs (241.7 M
+    conv/linear only). Published (Table 3): 3.1 M params (+0.2 M over the baseline; ours
+    +0.18 M), 232 M (+13 M; ours +21.6 M, from the three branches of the six DKA layers).
     """
     return MobileNetV3(num_classes, in_chans, act=act, dka_kernels=(5,), **kw)
 
 
 @register_model(paper=SEED_000, input_size=(224, 224), in_chans=3,
-                description=f"+ Coordinate Attention, DKA and SoftSwish, {_DESCRIPTION_SUFFIX}")
-def mobilenetv3_ca_dka(num_classes: int = 7, in_chans: int = 3, act: str = "softswish", **kw) -> nn.Module:
+                description="MobileNetV3-Large + coordinate attention + DKA + SoftSwish (seed 000)")
+def mobilenetv3_ca_dka(num_classes: int = 7, in_chans: int = 3, act: str = "softswish",
+                       **kw) -> nn.Module:
     """MobileNetV3-Large + Coordinate Attention in every bneck + DKA + SoftSwish: the paper's model.
 
     CA after the depthwise conv (after SE) on the expanded channels of all 15 blocks, reduction 32.
-    Measured at 1x3x224x224, 7 classes: 3.60 M params, 243.3 M MACs. Published (Table 3): 3.5 M
-    params (+0.4 M over DKA; ours +0.32 M), 245 M (+13 M; ours +1.7 M: CA works on pooled maps).
+    Measured at 1x3x224x224, 7 classes: 3.59 M params, 247.5 M MACs (245.8 M conv/linear only).
+    Published (Table 3): 3.5 M params (+0.4 M over DKA; ours +0.32 M), 245 M (+13 M; ours
+    +5.5 M, +4.1 M conv/linear only: CA's convs run on pooled H- and W-maps).
     """
     return MobileNetV3(num_classes, in_chans, act=act, dka_kernels=(5,), ca=True, **kw)

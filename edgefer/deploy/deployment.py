@@ -16,6 +16,11 @@ from edgefer.targets import Target, load_target
 _RUNTIME_MODULES = {".onnx": ("onnxruntime",), ".tflite": ("ai_edge_litert", "tflite_runtime")}
 _PIP_NAMES = {"numpy": "numpy", "onnxruntime": "onnxruntime", "ai_edge_litert": "ai-edge-litert"}
 MIN_PYTHON = (3, 10)
+# Dirs the runner writes into (reports, infer inputs/outputs), created with the first contact.
+WORK_SUBDIRS = ("reports", "io")
+# Probe results of this process, reused while no file changed on the device: the probe costs
+# a python start-up, seconds on the emulated board, and bench/infer deploy before every run.
+_PROBED: dict[tuple, dict] = {}
 
 
 @dataclass
@@ -50,7 +55,8 @@ def open_transport(target: Target) -> Transport:
 
 def _remote_hashes(transport: Transport, workdir: str, rels: list[str], step: str) -> dict[str, str]:
     """sha256 of the files that exist under workdir (missing ones are absent from the result)."""
-    script = 'cd "$1" 2>/dev/null || exit 0; shift; sha256sum -- "$@" 2>/dev/null; exit 0'
+    script = ('w="$1"; shift; mkdir -p -- "$w" && cd "$w" && mkdir -p -- ' + " ".join(WORK_SUBDIRS)
+              + ' || exit 1; sha256sum -- "$@" 2>/dev/null; exit 0')
     res = transport.run(["sh", "-c", script, "sh", workdir, *rels], step=step)
     hashes = {}
     for line in res.stdout.decode(errors="replace").splitlines():
@@ -124,8 +130,11 @@ def deploy(
     say(f"syncing {len(files)} files to {transport.describe()}:{t.workdir}")
     copied, unchanged = sync_files(transport, t.workdir, files)
     dep = Deployment(t, transport, t.workdir, files[len(runner_files())][1], {}, copied, unchanged)
-    say(f"checking {' '.join(t.python)} on the device")
-    dep.probe = _probe(dep)
+    key = (transport.describe(), t.workdir, tuple(t.python))
+    if copied or key not in _PROBED:
+        say(f"checking {' '.join(t.python)} on the device")
+        _PROBED[key] = _probe(dep)
+    dep.probe = _PROBED[key]
     version = tuple(int(p) for p in str(dep.probe.get("python", "0.0")).split(".")[:2] if p.isdigit())
     if version < MIN_PYTHON:
         raise transport.fail("probe python", f"python {dep.probe.get('python')} is too old",
@@ -138,7 +147,7 @@ def deploy(
                                  hint=f"install on the device with: {cmd}   (or rerun with --install-deps)")
         say(f"installing {', '.join(missing)}: {cmd}")
         transport.run(install_command(t, missing), step="install deps", cwd=t.workdir)
-        dep.probe = _probe(dep)
+        dep.probe = _PROBED[key] = _probe(dep)
         still = missing_modules(dep.probe, artifact.suffix.lower())
         if still:
             raise transport.fail("install deps", f"{', '.join(still)} still missing after: {cmd}")

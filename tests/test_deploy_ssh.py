@@ -1,0 +1,153 @@
+"""Deploy over a real OpenSSH server on 127.0.0.1: key auth, pinned host key, quoting, and
+each failure a user can hit (unreachable, auth, host key, missing python, non-zero exit,
+disconnect mid-run) as one line naming the target and the step."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from _deploy_helpers import fake_python, ssh_missing, start_sshd, tiny_onnx
+from edgefer.deploy import bench_remote, deploy, open_transport
+from edgefer.errors import EdgeferError
+
+pytestmark = [pytest.mark.ssh, pytest.mark.skipif(ssh_missing() is not None, reason=str(ssh_missing()))]
+
+NASTY = "~/ef ssh 'q\" $(touch INJECTED); `touch INJECTED2`"
+
+
+@pytest.fixture(scope="module")
+def sshd(tmp_path_factory):
+    server = start_sshd(tmp_path_factory.mktemp("sshd"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory) -> Path:
+    return tiny_onnx(tmp_path_factory.mktemp("art") / "tiny 'model'.onnx")
+
+
+def one_line(exc: pytest.ExceptionInfo) -> str:
+    msg = exc.value.one_line()
+    assert "\n" not in msg
+    return msg
+
+
+def test_deploy_and_bench_over_ssh_with_a_nasty_workdir(sshd, model):
+    t = sshd.target("local", workdir=NASTY)
+    dep = deploy(model, t)
+    work = Path.home() / NASTY[2:]
+    try:
+        assert (work / dep.artifact).read_bytes() == model.read_bytes()
+        assert not list(Path.home().glob("INJECTED*")) and not list(work.parent.glob("INJECTED*"))
+        assert deploy(model, t).copied == []
+        events = []
+        report = bench_remote(model, t, ["--runs", "3", "--warmup", "1", "--energy", "none"], events.append)
+        assert report["statistics"]["n"] == 3 and report["target"]["transport"] == "ssh"
+        assert events and events[-1] == {"event": "progress", "done": 3, "total": 3, "phase": "timed"}
+    finally:
+        subprocess.run(["rm", "-rf", "--", str(work)], check=True)
+
+
+def test_known_hosts_and_key_paths_with_spaces(sshd, tmp_path):
+    d = tmp_path / "my keys"
+    d.mkdir()
+    for f in (sshd.known_hosts, sshd.key):
+        (d / f.name).write_bytes(f.read_bytes())
+    (d / sshd.key.name).chmod(0o600)
+    t = sshd.target("local")
+    t.connection.known_hosts, t.connection.key = str(d / sshd.known_hosts.name), str(d / sshd.key.name)
+    assert open_transport(t).run(["echo", "ok"], step="connect").stdout == b"ok\n"
+
+
+def test_unreachable_host(sshd, model):
+    t = sshd.target("local")
+    t.connection.port = sshd.port + 1 if sshd.port < 65535 else 1  # nothing listens there
+    with pytest.raises(EdgeferError) as exc:
+        deploy(model, t)
+    msg = one_line(exc)
+    assert msg.startswith("target local: connect: host unreachable for 127.0.0.1:") and "Connection refused" in msg
+
+
+def test_auth_failure(sshd, model, tmp_path):
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "stranger")], check=True)
+    t = sshd.target("local")
+    t.connection.key = str(tmp_path / "stranger")
+    with pytest.raises(EdgeferError) as exc:
+        deploy(model, t)
+    assert one_line(exc).startswith("target local: connect (authentication): authentication failed for 127.0.0.1:")
+
+
+def test_unknown_host_key_is_refused(sshd, model, tmp_path):
+    (tmp_path / "empty_known_hosts").write_text("")
+    t = sshd.target("local")
+    t.connection.known_hosts = str(tmp_path / "empty_known_hosts")
+    with pytest.raises(EdgeferError) as exc:
+        deploy(model, t)
+    assert one_line(exc).startswith("target local: connect (host key): host key not trusted")
+
+
+def test_missing_python_over_ssh(sshd, model):
+    t = sshd.target("local", python=["/opt/no such/python3"], workdir="~/ef-ssh-missing-python")
+    with pytest.raises(EdgeferError) as exc:
+        deploy(model, t)
+    assert one_line(exc).startswith("target local: probe python: missing python: '/opt/no such/python3' not found")
+
+
+def test_non_zero_exit_on_the_device(sshd):
+    tr = open_transport(sshd.target("local"))
+    with pytest.raises(EdgeferError) as exc:
+        tr.run(["sh", "-c", "echo 'error: out of memory' >&2; exit 7"], step="bench")
+    assert one_line(exc) == "target local: bench: exit status 7 on the device: out of memory"
+    # exit 255 from the command itself is not mistaken for an ssh failure
+    with pytest.raises(EdgeferError, match="bench: exit status 255 on the device: boom"):
+        tr.run(["sh", "-c", "echo boom >&2; exit 255"], step="bench")
+
+
+def test_disconnect_mid_run_still_fetches_the_partial_report(sshd, model, tmp_path):
+    ppid_file = tmp_path / "session.pid"
+    py = fake_python(tmp_path / "python3", f"""
+        if "bench" not in sys.argv:
+            os.execv(sys.executable, [sys.executable] + sys.argv[1:])
+        out = sys.argv[sys.argv.index("--out") + 1]
+        json.dump({{"partial": True, "partial_reason": None, "timing": {{"samples_ns": [5]}}}}, open(out, "w"))
+        open({str(ppid_file)!r}, "w").write(str(os.getppid()))
+        for _ in range(100):  # dies of SIGPIPE/EPIPE once the connection is gone
+            sys.stderr.write(json.dumps({{"event": "progress", "done": 1, "total": 9, "phase": "timed"}}) + "\\n")
+            sys.stderr.flush()
+            time.sleep(0.1)
+    """)
+
+    def cut_the_link() -> None:  # kill the sshd session process serving this run (we started it)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not (ppid_file.exists() and ppid_file.read_text()):
+            time.sleep(0.05)
+        os.kill(int(ppid_file.read_text()), signal.SIGKILL)
+
+    killer = threading.Thread(target=cut_the_link)
+    killer.start()
+    report = bench_remote(model, sshd.target("local", python=[str(py)], workdir="~/ef-ssh-disconnect"), ["--runs", "9"])
+    killer.join()
+    assert report["partial"] is True and report["timing"]["samples_ns"] == [5]
+    assert "target local: bench: disconnected from 127.0.0.1" in report["partial_reason"]
+    subprocess.run(["rm", "-rf", "--", str(Path.home() / "ef-ssh-disconnect")], check=True)
+
+
+def test_disconnect_without_report_raises(sshd, model, tmp_path):
+    py = fake_python(tmp_path / "python3", """
+        if "bench" not in sys.argv:
+            os.execv(sys.executable, [sys.executable] + sys.argv[1:])
+        os.kill(os.getppid(), 9)
+        time.sleep(5)
+    """)
+    with pytest.raises(EdgeferError) as exc:
+        bench_remote(model, sshd.target("local", python=[str(py)], workdir="~/ef-ssh-disconnect2"), ["--runs", "9"])
+    assert one_line(exc).startswith("target local: bench: disconnected from 127.0.0.1")
+    subprocess.run(["rm", "-rf", "--", str(Path.home() / "ef-ssh-disconnect2")], check=True)
