@@ -7,7 +7,7 @@
 #   bash cross/setup-qemu-aarch64.sh --force   # rebuild
 #
 # Needs: qemu-user-static, mmdebstrap (apt), network access to the Debian mirror and PyPI,
-# root (mmdebstrap's default mode). Output: $EDGEFER_QEMU_DIR (default
+# root or unprivileged user namespaces (mmdebstrap's auto mode). Output: $EDGEFER_QEMU_DIR (default
 # ~/.cache/edgefer/qemu-aarch64, ~400 MB). The profiles name the wrappers by that default path.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -81,7 +81,9 @@ rm -rf "$BOARD/site"
 "$PY" -m pip install --quiet --no-deps --no-index --find-links "$BOARD/wheels" --only-binary=:all: \
   "${platforms[@]}" --python-version 3.11 --implementation cp --target "$BOARD/site" -r "$REQ"
 
-# 4. One wrapper per CPU model: the target profiles' `python` command.
+# 4. One wrapper per CPU model: the target profiles' `python` command. Absolute paths only:
+#    an sshd session's PATH is minimal.
+QEMU=$(command -v qemu-aarch64-static)
 make_wrapper() {  # cpu
   local w="$BOARD/python-$1"
   cat > "$w" <<WRAPPER
@@ -92,7 +94,7 @@ export QEMU_LD_PREFIX='$BOARD/root-$1' QEMU_CPU='$1'
 export EDGEFER_EMULATED='qemu-aarch64 ($1)'
 export PYTHONPATH="\${PYTHONPATH:+\$PYTHONPATH:}$BOARD/site" PYTHONNOUSERSITE=1
 unset PYTHONHOME
-exec qemu-aarch64-static '$BOARD/sysroot/usr/bin/python3.11' "\$@"
+exec '$QEMU' '$BOARD/sysroot/usr/bin/python3.11' "\$@"
 WRAPPER
   chmod +x "$w"
 }

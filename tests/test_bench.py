@@ -178,3 +178,21 @@ def test_cli_bench_user_errors(model, tmp_path, capsys):
 def test_cli_energy_measure_without_meter_names_the_path(model):
     p = _cli("bench", model, "--energy", "measure", "--runs", 1)
     assert p.returncode == 2 and "meter path missing: /sys/class/powercap/intel-rapl:0" in p.stderr
+
+
+def test_interrupt_writes_partial_report_and_stops(converted, tmp_path, monkeypatch):
+    import edgefer.runner.session as session
+
+    def interrupted(fn, runs, warmup, min_seconds, on_progress, result, before_timed):
+        before_timed()
+        result.window_start_ns = 1
+        result.samples_ns += [1000, 2000, 3000]
+        result.window_end_ns = 7000
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(session, "run_load", interrupted)
+    reports = bench(str(converted), out=str(tmp_path / "out"), energy="none", **FAST)
+    assert len(reports) == 1 and reports[0]["partial"] is True  # the int8 artifact was not started
+    saved = json.loads((tmp_path / "out" / "model_fp32.onnx.json").read_text())
+    assert saved["partial_reason"].startswith("interrupted") and saved["timing"]["samples_ns"] == [1000, 2000, 3000]
+    assert saved["statistics"]["n"] == 3

@@ -67,13 +67,18 @@ def test_board_facts():
         assert q.emulated and q.emulator.startswith("qemu-aarch64") and q.connection.type == "ssh"
 
 
-def test_local_profile_describes_this_machine():
+def test_local_profile_describes_this_machine(tmp_path):
     import os
-    import platform
+
+    from edgefer.targets.host import host_arch, host_cpu
 
     t = load_target("local")
-    assert t.arch in ("x86_64", "aarch64") and t.arch.replace("amd64", "x86_64") in (platform.machine().lower(), "x86_64", "aarch64")
-    assert t.cpu.cores == os.cpu_count()
+    assert t.arch == host_arch() and t.cpu.cores == os.cpu_count()
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nFeatures\t: fp asimd asimddp\nCPU part\t: 0xd0b\n")
+    assert host_cpu(cpuinfo)["features"] == ["fp", "asimd", "asimddp"]
+    with pytest.raises(EdgeferError, match="'auto' only for connection type local"):
+        load_target(write(tmp_path, {**minimal(arch="auto"), "connection": {"type": "ssh", "host": "b"}}))
 
 
 def test_ssh_key_paths_resolved_relative_to_the_file(tmp_path):

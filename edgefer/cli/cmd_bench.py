@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import signal
 import sys
 from typing import Iterator, Optional
 
@@ -46,6 +47,10 @@ def _progress(console, enabled: bool) -> Iterator:
         yield for_job
 
 
+def _sigterm(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # like Ctrl-C: the run keeps its samples and is reported partial
+
+
 def bench_cmd(
     artifact: str = typer.Argument(..., help="An .onnx or .tflite file, a converted directory (with manifest.json), "
                                                "or a zoo model name with --runtime torch."),
@@ -84,6 +89,7 @@ def bench_cmd(
     from edgefer.report import render, validate_report
     from edgefer.runner.session import parse_cpus
 
+    signal.signal(signal.SIGTERM, _sigterm)
     console = Console(stderr=True)
     with _progress(console, enabled=not as_json and sys.stderr.isatty()) as on_progress:
         reports = bench(

@@ -75,7 +75,11 @@ class SSHTransport(Transport):
             if hit is not None:
                 if kind is None:  # lost during this step
                     return self.fail(step, f"disconnected from {where} ({_line_with(text, hit)})")
-                return self.fail(step if kind == step else f"{step} ({kind})", f"{problem} for {where} ({_line_with(text, hit)})", hint=_HINTS[kind])
+                hint = _HINTS[kind]
+                if kind == "connect" and self.target.emulated:
+                    hint = "the emulated board's sshd runs only after: bash cross/qemu-sshd.sh start"
+                return self.fail(step if kind == step else f"{step} ({kind})",
+                                 f"{problem} for {where} ({_line_with(text, hit)})", hint=hint)
         if not any(line.startswith("error:") for line in result.stderr_tail) and any(
             line.startswith(("ssh:", "ssh_", "kex_", "banner", "Connection")) for line in result.stderr_tail
         ):
