@@ -58,6 +58,8 @@ class Figure(_Strict):
     convention: str | None = None
     setting: str  # key into Paper.settings
     dataset: str | None = None
+    # for latency: which statistic the paper reports, so ours is compared like for like
+    statistic: Literal["mean", "median", "unstated"] = "unstated"
     source: Source
 
     @model_validator(mode="after")

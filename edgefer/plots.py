@@ -49,7 +49,8 @@ def plot_comparison(cmp: "Comparison", out: str) -> str:
     for label, ms in cmp.samples_ms.items():
         x = np.sort(np.asarray(ms))
         ax_cdf.step(x, np.arange(1, x.size + 1) / x.size, where="post", label=f"{label} (n={x.size})")
-    ax_cdf.set_xlabel("latency per sample [ms]")
+    ax_cdf.set_xscale("log")  # latency tails are long: a linear axis squeezes the body into one pixel column
+    ax_cdf.set_xlabel("latency per sample [ms], log scale")
     ax_cdf.set_ylabel("fraction of runs")
     ax_cdf.set_title("latency CDF")
     ax_cdf.grid(alpha=0.3)

@@ -84,6 +84,7 @@ class Row:
     sha256: str | None = None
     p50_ms: float | None = None  # per sample (batch 1)
     p90_ms: float | None = None
+    mean_ms: float | None = None
     throughput_sps: float | None = None
     energy_j: float | None = None
     energy_status: str | None = None
@@ -243,6 +244,7 @@ def _fill_from_report(row: Row, rep: dict) -> None:
     ms = np.asarray(rep["timing"]["samples_ns"], dtype=np.float64) / 1e6 / batch
     if ms.size:
         row.p50_ms, row.p90_ms = (float(v) for v in np.percentile(ms, [50, 90]))
+        row.mean_ms = float(ms.mean())
         row.throughput_sps = float(1e3 / ms.mean())
     row.n_samples = int(ms.size)
     e = rep.get("energy") or {}
@@ -266,11 +268,13 @@ def _published(row: Row, pm, convention: str | None) -> None:
     }
     for f in pm.figures:
         base = f.base_value()
-        mine = ours[f.metric]
+        mine, ours_stat = ours[f.metric], None
+        if f.metric == "latency":  # like for like: the paper's mean against our mean, else our median
+            mine, ours_stat = (row.mean_ms, "mean") if f.statistic == "mean" else (row.p50_ms, "p50")
         row.published.setdefault(f.metric, []).append({
             "printed": f.printed(), "value": base, "convention": f.convention, "setting": f.setting,
             "dataset": f.dataset, "source": f.source.cite(), "quote": f.source.quote,
-            "ours": mine, "ratio": (mine / base) if mine is not None and base else None,
+            "ours": mine, "ours_statistic": ours_stat, "ratio": (mine / base) if mine is not None and base else None,
         })
 
 
@@ -362,7 +366,7 @@ def reproduce(
 
     `progress`: a rich.progress.Progress (or None) that gets one overall task across the run.
     """
-    from edgefer.bench import bench
+    from edgefer.bench import ENERGY_MODES, bench
     from edgefer.convert.api import FORMATS, PRECISIONS
     from edgefer.profile import profile_zoo_model
 
@@ -370,6 +374,8 @@ def reproduce(
         bad = [v for v in value if v not in allowed]
         if bad or not value:
             raise EdgeferError(f"{flag} {','.join(value)!s} invalid", hint=f"choose from {', '.join(allowed)}")
+    if energy not in ENERGY_MODES:
+        raise EdgeferError(f"invalid --energy {energy!r}", hint=f"choose from {', '.join(ENERGY_MODES)}")
     if runs is not None and runs < 1:
         raise EdgeferError(f"--runs must be >= 1, got {runs}")
     if min_seconds is not None and min_seconds < 0:
@@ -505,7 +511,8 @@ def _pub(row: Row, metric: str, scale: float, digits: int) -> tuple[str, str]:
     pub = " / ".join(f"{f['value'] / scale:.{digits}f}" + (f" ({f['setting']}{', ' + f['dataset'] if f['dataset'] else ''})"
                                                           if metric in ("latency", "throughput", "energy") else "")
                      for f in figs)
-    ratio = " / ".join("—" if f["ratio"] is None else f"x{f['ratio']:.2f}" for f in figs)
+    ratio = " / ".join("—" if f["ratio"] is None else f"x{f['ratio']:.2f}" + (
+        f" ({f['ours_statistic']})" if f.get("ours_statistic") else "") for f in figs)
     return pub, ratio
 
 

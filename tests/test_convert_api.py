@@ -173,3 +173,11 @@ def test_one_format_failing_does_not_stop_the_others(tmp_path, monkeypatch):
     with pytest.raises(EdgeferError, match="tflite fp32: .*aten.weird_op"):
         res.check()
     assert not list((tmp_path / "o").glob("*.tflite"))
+
+
+def test_no_verify_says_so(tmp_path):
+    res = convert(ConvertOptions(module="tests/_convert_fixtures.py:build_tiny", input_size=(24, 24), channels=1,
+                                 formats=("onnx",), precisions=("fp32",), verify=False, out=tmp_path / "o"))
+    m = res.manifest
+    assert m["verification"] is None and "verification" not in m["artifacts"][0]
+    assert m["warnings"] == ["verification skipped (--no-verify): the artifacts are unverified"]

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from _deploy_helpers import qemu_missing, ssh_missing, start_sshd
+from _deploy_helpers import QEMU_DIR, qemu_missing, ssh_missing, start_sshd
 
 _why = ssh_missing() or qemu_missing()
 pytestmark = [pytest.mark.qemu, pytest.mark.ssh, pytest.mark.slow, pytest.mark.skipif(_why is not None, reason=str(_why))]
@@ -27,7 +27,9 @@ FORMATS = ("onnx", "tflite") if HAVE_TFLITE else ("onnx",)
 @pytest.fixture(scope="module")
 def board(tmp_path_factory):
     server = start_sshd(tmp_path_factory.mktemp("sshd"))
-    yield server.target("qemu-aarch64", workdir=str(tmp_path_factory.mktemp("board") / "work dir"))
+    # python named explicitly so a board built elsewhere (EDGEFER_QEMU_DIR) is the one used
+    yield server.target("qemu-aarch64", workdir=str(tmp_path_factory.mktemp("board") / "work dir"),
+                        python=[str(QEMU_DIR / "python-cortex-a72")])
     server.stop()
 
 

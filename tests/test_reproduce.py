@@ -72,10 +72,11 @@ def test_published_column_and_claims_with_synthetic_measurements():
     paper = load_papers().get("000")
     pm = paper.model("mobilenetv3_large")
     row = Row("x", pm.zoo, pm.label, pm.role, "onnx", "fp32", params=3_095_991, macs=220_404_816,
-              flops=440_809_632, p50_ms=10.65, input_shape=[1, 3, 224, 224])
+              flops=440_809_632, p50_ms=10.65, mean_ms=10.65, input_shape=[1, 3, 224, 224])
     assert flops_convention(219e6, row.macs, row.flops) == "MACs"
     _published(row, pm, "MACs")
-    assert row.published["latency"][0]["ratio"] == pytest.approx(0.5)
+    assert row.published["latency"][0]["ratio"] == pytest.approx(0.5)  # the paper's mean vs our mean
+    assert row.published["latency"][0]["ours_statistic"] == "mean"
     assert row.published["flops"][0]["ratio"] == pytest.approx(220.404816 / 219)
     assert "Tab. 3" in row.published["params"][0]["source"]
     head, body = paper_table(PaperResult(paper.id, paper.short_name, paper.title, "", "MACs", True, [row], []))

@@ -75,7 +75,11 @@ class ConvertResult:
         if self.errors:
             raise EdgeferError("; ".join(self.errors))
         if self.violations:
-            raise GateFailed("verification failed: " + "; ".join(self.violations))
+            n = len(self.violations)
+            more = f" (+{n - 1} more)" if n > 1 else ""
+            raise GateFailed(
+                f"verification failed: {self.violations[0]}{more}; details in {self.out_dir / MANIFEST_NAME}"
+            )
 
 
 def _default_activation_type(target: str | None) -> tuple[str, str]:
@@ -199,6 +203,9 @@ def _read_data(opts: ConvertOptions, ms, int8: bool) -> _Data:
         x_ver = random_inputs(ms.spec, RANDOM_VERIFY_SAMPLES, opts.seed + 1)
         ver_rec = {"source": "random", "samples": RANDOM_VERIFY_SAMPLES}
         warnings.append("no data: verified on random inputs only, accuracy not measured")
+    if not opts.verify:  # the notes above are about verification, which is not going to run
+        warnings = warnings[:1] if warnings and warnings[0] == RANDOM_CALIB_WARNING else []
+        warnings.append("verification skipped (--no-verify): the artifacts are unverified")
     return _Data(x_calib, calib_rec, x_ver, y_eval, ver_rec, warnings)
 
 
