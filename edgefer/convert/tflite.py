@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import importlib.metadata
+import io
 import os
 import re
 import tempfile
@@ -195,8 +196,9 @@ def _calibration_samples(calib_nchw: np.ndarray, shape: list[int], layout: str) 
 def inspect_int8(path: Path) -> dict:
     """Count ops computing in float in a quantized .tflite (QUANTIZE/DEQUANTIZE at float I/O aside).
 
-    An op counts as float if any of its non-constant operands or results is floating point:
-    that is an op without an int8 kernel, left in float with (de)quantize around it.
+    An op counts as float if any of its operands or results is floating point: in a quantized
+    graph that is an op the quantizer had no int8 kernel for, left in float between a
+    DEQUANTIZE and a QUANTIZE.
     """
     interp_mod = _import("ai_edge_litert.interpreter", "ai-edge-litert")
     # without default delegates the op list is exactly the model's (no DELEGATE nodes)
@@ -249,8 +251,11 @@ def quantize_tflite_int8(fp32_path: Path, calib_nchw: np.ndarray, path: Path, io
                 regex=".*", operation_name=op, algorithm_key=algorithm_manager.AlgorithmName.NO_QUANTIZE
             )
     try:
-        calibration = qt.calibrate({key: [{input_name: s} for s in samples]})
-        result = qt.quantize(calibration, enable_progress_report=False)
+        # the calibrator's tqdm bar cannot be switched off and floods logs when stderr is not a
+        # terminal; the CLI shows its own per-step progress
+        with contextlib.redirect_stderr(io.StringIO()):
+            calibration = qt.calibrate({key: [{input_name: s} for s in samples]})
+        result = qt.quantize(calibration, enable_progress_bar=False, enable_progress_report=False)
     except (ValueError, RuntimeError, KeyError, NotImplementedError) as exc:
         raise EdgeferError(f"ai-edge-quantizer could not quantize {fp32_path.name}: {_first_line(exc)}") from exc
     model_bytes = bytes(result.quantized_model)
