@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", help="also write the rows to this JSON file")
     args = ap.parse_args(argv)
     data = rows()
-    Console(width=max(Console().width, 170)).print(render(data))
+    Console(width=max(Console().width, 200)).print(render(data))
     if args.json:
         fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(args.json)) or ".", suffix=".tmp")
         with os.fdopen(fd, "w") as f:

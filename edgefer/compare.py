@@ -233,7 +233,7 @@ def _bootstrap_ratio(base: np.ndarray, other: np.ndarray, stat) -> tuple[float, 
         confidence_level=CONFIDENCE,
         method="percentile",
         vectorized=True,
-        batch=max(1, min(N_RESAMPLES, int(2e7 // max(base.size, other.size)))),  # bound memory
+        batch=max(1, min(N_RESAMPLES, int(5e6 // max(base.size, other.size)))),  # <= ~40 MB per resample block
         rng=np.random.default_rng(_SEED),
     )
     return float(res.confidence_interval.low), float(res.confidence_interval.high)

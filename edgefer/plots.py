@@ -87,8 +87,10 @@ def plot_latency_vs_flops(points: list[dict], out: str, title: str, xlabel: str 
         ax.scatter([p["mflops"] for p in pts], [p["ms"] for p in pts], marker=markers[si % len(markers)], label=s)
         for p in pts:
             ax.annotate(p["label"], (p["mflops"], p["ms"]), fontsize=7, xytext=(3, 3), textcoords="offset points")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
+    # log axes only when the points span more than a decade: otherwise they just hide the ticks
+    for values, set_scale in (([p["mflops"] for p in points], ax.set_xscale), ([p["ms"] for p in points], ax.set_yscale)):
+        if values and max(values) > 10 * min(values):
+            set_scale("log")
     ax.set_xlabel(xlabel)
     ax.set_ylabel("ms / sample (p50, measured)")
     ax.set_title(title, fontsize=10)

@@ -56,6 +56,9 @@ def compare(
         console = Console()
         console.print(cmp.table())
         console.print("ratios: value / baseline; [lo, hi]: bootstrap 95% CI; p: Mann-Whitney U", style="dim", markup=False)
+        for r in cmp.reports:
+            if r.values["energy_j"] is None and r.energy_reason:
+                console.print(f"energy of {r.label}: {r.energy_status} ({r.energy_reason})", style="dim", markup=False)
         for w in cmp.warnings:
             console.print(f"warning: {w}", style="yellow", markup=False, highlight=False)
     if json_out:

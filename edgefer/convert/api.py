@@ -181,7 +181,9 @@ def _read_data(opts: ConvertOptions, ms, int8: bool) -> _Data:
     warnings: list[str] = []
     if opts.calib:
         ds = load_data(opts.calib, ms.spec, ms.class_names, default_split="Training")
-        idx = select(ds, opts.calib_samples, opts.seed)
+        # shuffled: ai-edge-quantizer keeps a moving average of per-sample min/max, so samples
+        # grouped by class (as image folders list them) would bias ranges towards the last classes
+        idx = np.random.default_rng(opts.seed).permutation(select(ds, opts.calib_samples, opts.seed))
         x_calib, calib_rec = ds.take(idx), ds.describe(idx, ms.class_names)
     else:
         x_calib = random_inputs(ms.spec, opts.calib_samples, opts.seed)
