@@ -218,10 +218,8 @@ def _labels(reps: list[tuple[dict, str | None]]) -> list[str]:
 
 
 def _scipy_stats():
-    try:
-        from scipy import stats
-    except ModuleNotFoundError:
-        raise EdgeferError("compare needs scipy for its statistics", hint="pip install 'edgefer[stats]'") from None
+    from scipy import stats  # a core dependency; imported lazily to keep CLI start-up fast
+
     return stats
 
 

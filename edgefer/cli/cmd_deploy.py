@@ -14,8 +14,9 @@ def deploy_cmd(
         False, "--install-deps", help="pip-install a missing numpy/runtime on the device instead of failing."
     ),
 ) -> None:
-    """Copy ARTIFACT (+ manifest) and the runner to the target's work dir (unchanged files are
-    skipped by sha256, copies verified), then check python and the runtime on the device.
+    """Copy ARTIFACT (+ manifest) and the lean runner to the target's work dir, then check the device's python and runtime.
+
+    Unchanged files are skipped by sha256 and copies are verified.
 
     Example: edgefer deploy out/mobilenet_v1/model_int8.onnx --target rpi5
     """

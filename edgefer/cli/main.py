@@ -27,7 +27,7 @@ app = typer.Typer(
 COMMAND_MODULES = (
     "edgefer.cli.cmd_zoo",  # models, profile
     "edgefer.cli.cmd_convert",  # convert
-    "edgefer.cli.cmd_bench",  # bench, report, compare
+    "edgefer.cli.cmd_bench",  # bench, report show
     "edgefer.cli.cmd_compare",  # compare
     "edgefer.cli.cmd_targets",  # targets list/show/check
     "edgefer.cli.cmd_deploy",  # deploy

@@ -85,10 +85,8 @@ class ConvertResult:
 def _default_activation_type(target: str | None) -> tuple[str, str]:
     """(U8|S8, why): the target profile decides; without one, the host architecture does."""
     if target:
-        try:
-            from edgefer.targets import load_target
-        except ImportError:
-            raise EdgeferError("--target needs edgefer.targets, which is not available in this install") from None
+        from edgefer.targets import load_target
+
         return load_target(target).int8_activation_type(), f"target {target}"
     machine = platform.machine().lower()
     # ARM cores with dot-product run S8S8 kernels; x86 onnxruntime is fastest with U8 activations
@@ -134,11 +132,9 @@ def _runtime_logits(path: Path, x: np.ndarray, batch: int = 64) -> tuple[np.ndar
         rt.close()
 
 
-def _profile(model, spec, name: str) -> dict | None:
-    try:
-        from edgefer.profile import profile_model
-    except ImportError:
-        return None
+def _profile(model, spec, name: str) -> dict:
+    from edgefer.profile import profile_model
+
     p = profile_model(model, spec.shape(1), name=name)
     return {"params_total": p.params_total, "params_trainable": p.params_trainable, "macs": p.macs, "flops": p.flops}
 
@@ -288,7 +284,7 @@ def convert(opts: ConvertOptions, step: Step | None = None, check: bool = True) 
             src = a.pop("_path")
             src.replace(out / a["file"])
         manifest = new_manifest(
-            model={"name": ms.name, **(prof or {})},
+            model={"name": ms.name, **prof},
             source=ms.source,
             weights=ms.weights,
             input=ms.spec.to_dict(),

@@ -14,6 +14,7 @@ from torch import nn
 
 from edgefer.errors import EdgeferError
 from edgefer.zoo.attention import CBAM
+from edgefer.zoo.blocks import he_init_convs
 from edgefer.zoo.registry import Preprocessing, register_model
 
 SEED_004 = "004_d63269fea6bde54f"
@@ -197,18 +198,11 @@ class Inception3(nn.Module):
         self.Mixed_7c = InceptionE(2048, cbam=cbam)
         self.dropout = nn.Dropout(dropout)
         self.fc = nn.Linear(2048, num_classes)
-        self._init_weights()
-
-    def _init_weights(self) -> None:
-        # He-normal (fan_in) convs, BN = identity, default Linear init. Not torchvision's
-        # truncated normal with std 0.1: with untrained BN statistics that gives ~1e11 logits in
-        # eval mode (measured), which overflow fp16 and make int8 calibration meaningless.
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        # He-normal (fan_in) convs, BN = identity (its default), default Linear init. Not
+        # torchvision's truncated normal with std 0.1: with untrained BN statistics that gives
+        # ~1e11 logits in eval mode (measured), which overflow fp16 and make int8 calibration
+        # meaningless.
+        he_init_convs(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """Logits; in training mode with aux_logits=True, (logits, aux_logits)."""

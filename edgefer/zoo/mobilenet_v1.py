@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from edgefer.zoo.attention import MultiHeadSelfAttention2d
-from edgefer.zoo.blocks import ConvBnAct
+from edgefer.zoo.blocks import ConvBnAct, he_init_convs
 from edgefer.zoo.registry import register_model
 
 SEED_001 = "001_caf08f9ac5cd0bf0"
@@ -74,17 +74,7 @@ class MobileNetV1(nn.Module):
             in_ch = out_ch
         self.features = nn.Sequential(*layers)
         self.classifier = nn.Linear(in_ch, num_classes)
-        self._init_weights()
-
-    def _init_weights(self) -> None:
-        # He init on fan_in (not fan_out): with fan_out a depthwise kernel gets std sqrt(2 / (9 C))
-        # and an untrained mobilenet_v1's logits vanish to ~1e-18, which would make parity and
-        # int8-calibration checks on zoo weights meaningless. Linear layers keep PyTorch's default.
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
+        he_init_convs(self)  # linear layers keep PyTorch's default init
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(x).mean((2, 3)))

@@ -38,7 +38,7 @@ import torch
 from torch import nn
 
 from edgefer.zoo.attention import CoordinateAttention
-from edgefer.zoo.blocks import ConvBnAct, SqueezeExcite, get_act, make_divisible
+from edgefer.zoo.blocks import ConvBnAct, SqueezeExcite, get_act, he_init_convs, make_divisible
 from edgefer.zoo.registry import register_model
 
 SEED_000 = "000_2f938d631e59cb84"
@@ -182,15 +182,7 @@ class MobileNetV3(nn.Module):
         self._init_weights()
 
     def _init_weights(self) -> None:
-        # He init on fan_in (not torchvision's fan_out): with fan_out a depthwise kernel gets
-        # std sqrt(2 / (9 C)) and an untrained network's activations vanish to ~1e-9 by the last
-        # block, which would make parity and int8-calibration checks on zoo weights meaningless.
-        # Linear layers keep PyTorch's default init.
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
+        he_init_convs(self)  # linear layers keep PyTorch's default init
         for m in self.modules():
             if isinstance(m, CoordinateAttention):
                 # Start the CA gates nearly open (sigmoid(3)^2 ~ 0.9, PyTorch's default weights):
