@@ -158,7 +158,7 @@ def bench(
     is written to that file; several reports go into `out` as a directory, one `<file>.json` each.
     """
     from edgefer.report import validate_report
-    from edgefer.runner.atomic import write_json_atomic
+    from edgefer.runner.files import write_json_atomic
 
     tgt = _load_target(target)
     d = tgt.bench if tgt is not None else None

@@ -6,12 +6,12 @@ Every chart is written atomically: rendered to a temp file beside the target, th
 from __future__ import annotations
 
 import os
-import tempfile
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from edgefer.errors import EdgeferError
+from edgefer.runner.files import write_atomic
 
 if TYPE_CHECKING:
     from edgefer.compare import Comparison
@@ -30,15 +30,7 @@ def _pyplot():
 
 def _save(fig, out: str) -> str:
     out = os.path.abspath(out)
-    os.makedirs(os.path.dirname(out), exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".png", dir=os.path.dirname(out))
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=120, bbox_inches="tight", format="png")
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_atomic(out, lambda tmp: fig.savefig(tmp, dpi=120, bbox_inches="tight", format="png"))
     return out
 
 

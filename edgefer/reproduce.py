@@ -26,7 +26,6 @@ import math
 import os
 import shlex
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -34,6 +33,7 @@ from typing import Any, Callable, ContextManager
 
 from edgefer.errors import EdgeferError
 from edgefer.papers import Paper, load_papers
+from edgefer.runner.files import write_json_atomic, write_text_atomic
 
 UNTRAINED_NOTE = (
     "Models are untrained (seed-0 random weights; no trained weights can be downloaded): latency, size, "
@@ -154,18 +154,6 @@ class ReproduceResult:
 # ---------------------------------------------------------------- cache
 
 
-def _write_text_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 class Cache:
     """OUT/cache.json: row id -> {key, report}; a hit needs the same key and the report file present."""
 
@@ -198,7 +186,7 @@ class Cache:
 
     def put(self, row_id: str, key: dict, report_rel: str) -> None:
         self.entries[row_id] = {"key": self.key_hash(key), "report": report_rel, "settings": key}
-        _write_text_atomic(self.path, json.dumps({"version": CACHE_VERSION, "entries": self.entries}, indent=1))
+        write_text_atomic(self.path, json.dumps({"version": CACHE_VERSION, "entries": self.entries}, indent=1))
 
 
 # ---------------------------------------------------------------- measuring
@@ -627,7 +615,6 @@ def chart_points(res: ReproduceResult) -> list[dict]:
 
 
 def _write_outputs(res: ReproduceResult, out: Path, plot: bool) -> None:
-    from edgefer.runner.atomic import write_json_atomic
 
     res.files = {"results": str(out / "results.json"), "table": str(out / "table.md")}
     if plot:
@@ -640,7 +627,7 @@ def _write_outputs(res: ReproduceResult, out: Path, plot: bool) -> None:
                      f"ms/sample vs M{'/'.join(sorted(convs))} (untrained models)")
             xlabel = f"M{'/'.join(sorted(convs))} (ours, in the convention matching the paper's 'FLOPs')"
             res.files["chart"] = plot_latency_vs_flops(pts, str(out / "chart.png"), title, xlabel)
-    _write_text_atomic(out / "table.md", to_markdown(res))
+    write_text_atomic(out / "table.md", to_markdown(res))
     write_json_atomic(str(out / "results.json"), res.to_dict())
 
 

@@ -12,7 +12,7 @@ import pytest
 from _bench_models import tiny_conv_onnx
 from edgefer.errors import EdgeferError
 from edgefer.report import load_report, to_markdown, validate_report
-from edgefer.runner.atomic import write_json_atomic
+from edgefer.runner.files import write_json_atomic
 from edgefer.runner.session import run_bench
 
 REPO = Path(__file__).resolve().parents[1]

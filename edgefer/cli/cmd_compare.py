@@ -62,7 +62,7 @@ def compare(
         for w in cmp.warnings:
             console.print(f"warning: {w}", style="yellow", markup=False, highlight=False)
     if json_out:
-        from edgefer.runner.atomic import write_json_atomic
+        from edgefer.runner.files import write_json_atomic
 
         write_json_atomic(json_out, cmp.to_dict())
     if plot:

@@ -22,17 +22,17 @@ import importlib.metadata
 import io
 import os
 import re
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import numpy as np
 import torch
 from torch import nn
 
 from edgefer.errors import EdgeferError
+from edgefer.runner.files import write_atomic
 from edgefer.runner.runtimes.litert import tflite_layout
 
 INPUT_NAME = "image_nhwc"
@@ -95,23 +95,6 @@ def _quiet_litert_torch() -> Iterator[None]:
             os.environ["LITERT_TORCH_SHOW_PROGRESS"] = old
 
 
-def _write_atomic(path: Path, write: Callable[[str], None]) -> None:
-    """write(tmp_path) into a temp file beside `path`, then os.replace: no half-written artifact."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        # mkstemp makes the file 0600; give the artifact the mode a plain open() would (umask)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
 
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
@@ -138,7 +121,7 @@ def export_tflite_fp32(model: nn.Module, example_nchw: torch.Tensor, path: Path)
             f"litert-torch could not convert {type(model).__name__}: {_first_line(exc)}"
         ) from exc
     with _quiet_litert_torch():
-        _write_atomic(Path(path), edge_model.export)
+        write_atomic(path, edge_model.export)
     seconds = time.perf_counter() - start
     return {
         "converter": "litert-torch",
@@ -259,7 +242,7 @@ def quantize_tflite_int8(fp32_path: Path, calib_nchw: np.ndarray, path: Path, io
     except (ValueError, RuntimeError, KeyError, NotImplementedError) as exc:
         raise EdgeferError(f"ai-edge-quantizer could not quantize {fp32_path.name}: {_first_line(exc)}") from exc
     model_bytes = bytes(result.quantized_model)
-    _write_atomic(Path(path), lambda tmp: Path(tmp).write_bytes(model_bytes))
+    write_atomic(path, lambda tmp: Path(tmp).write_bytes(model_bytes))
     seconds = time.perf_counter() - start
 
     return {

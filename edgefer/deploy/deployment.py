@@ -7,7 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edgefer.deploy.payload import artifact_files, runner_files, sha256_file
+from edgefer.deploy.payload import artifact_files, runner_files
+from edgefer.runner.files import sha256_file
 from edgefer.deploy.transport import Transport
 from edgefer.errors import EdgeferError
 from edgefer.targets import Target, load_target

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import edgefer
@@ -12,14 +11,6 @@ PACKAGE_DIR = Path(edgefer.__file__).resolve().parent
 RUNNER_FILES = ("__init__.py", "errors.py")
 RUNNER_TREES = ("runner", "energy")
 MANIFEST_NAME = "manifest.json"
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def runner_files() -> list[tuple[Path, str]]:

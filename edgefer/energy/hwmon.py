@@ -13,24 +13,17 @@ import os
 
 from edgefer.energy.base import Meter
 from edgefer.errors import EdgeferError
+from edgefer.runner.files import read_text
 
 DEFAULT_ROOT = "/sys/class/hwmon"
 DEFAULT_RAILS = ("VDD_IN", "POM_5V_IN")  # whole-module input rails of Jetson boards
-
-
-def _read(path: str) -> str | None:
-    try:
-        with open(path) as f:
-            return f.read().strip()
-    except OSError:
-        return None
 
 
 def _channels(d: str) -> dict[str, int]:
     """rail label -> channel number in one sensor directory (hwmon *_label or IIO rail_name_k)."""
     found: dict[str, int] = {}
     for f in sorted(glob.glob(os.path.join(d, "*_label")) + glob.glob(os.path.join(d, "rail_name_*"))):
-        label = _read(f)
+        label = read_text(f)
         digits = "".join(c for c in os.path.basename(f).replace("_label", "") if c.isdigit())
         if label and digits:
             found.setdefault(label, int(digits))

@@ -6,6 +6,7 @@ import os
 
 from edgefer.energy.base import Meter
 from edgefer.errors import EdgeferError
+from edgefer.runner.files import read_text
 
 DEFAULT_ZONE = "/sys/class/powercap/intel-rapl:0"  # package 0
 
@@ -28,7 +29,7 @@ class RaplMeter(Meter):
                 f"RAPL counter not readable: {self.path}", hint="root only since Linux 5.10; run as root or chmod a+r it"
             )
         self.max_range_j = self._read_int(os.path.join(self.dir, "max_energy_range_uj"), default=0) * 1e-6
-        self.rail = self._read_str(os.path.join(self.dir, "name")) or os.path.basename(self.dir)
+        self.rail = read_text(os.path.join(self.dir, "name")) or os.path.basename(self.dir)
 
     @staticmethod
     def _read_int(path: str, default: int | None = None) -> int:
@@ -39,14 +40,6 @@ class RaplMeter(Meter):
             if default is None:
                 raise
             return default
-
-    @staticmethod
-    def _read_str(path: str) -> str | None:
-        try:
-            with open(path) as f:
-                return f.read().strip()
-        except OSError:
-            return None
 
     def read(self) -> float:
         with open(self.path) as f:

@@ -78,7 +78,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _bench(a: argparse.Namespace) -> int:
-    from edgefer.runner.atomic import write_json_atomic
+    from edgefer.runner.files import write_json_atomic
     from edgefer.runner.session import parse_cpus, run_bench
 
     target = None

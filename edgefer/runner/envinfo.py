@@ -14,15 +14,9 @@ import socket
 import subprocess
 from typing import Any
 
+from edgefer.runner.files import read_text
+
 EMULATED_ENV = "EDGEFER_EMULATED"  # set by the qemu wrapper, e.g. "qemu-aarch64 (cortex-a72)"
-
-
-def _read(path: str) -> str | None:
-    try:
-        with open(path) as f:
-            return f.read().strip()
-    except OSError:
-        return None
 
 
 # Arm "CPU part" numbers (implementer 0x41) of cores found on edge boards; arm64 /proc/cpuinfo
@@ -37,7 +31,7 @@ _ARM_PARTS = {"0xd03": "Cortex-A53", "0xd04": "Cortex-A35", "0xd05": "Cortex-A55
 
 def cpu_info(root: str = "/") -> tuple[str | None, list[str]]:
     """CPU model and feature flags from /proc/cpuinfo (x86 'model name'/'flags'; Arm 'CPU part'/'Features')."""
-    text = _read(os.path.join(root, "proc/cpuinfo")) or ""
+    text = read_text(os.path.join(root, "proc/cpuinfo")) or ""
     model, flags, parts = None, [], []
     for line in text.splitlines():
         key, _, value = line.partition(":")
@@ -57,12 +51,12 @@ def cpu_info(root: str = "/") -> tuple[str | None, list[str]]:
 
 def board_model(root: str = "/") -> str | None:
     """Device-tree board name (e.g. 'Raspberry Pi 5 Model B Rev 1.0'); None on PCs."""
-    raw = _read(os.path.join(root, "proc/device-tree/model"))
+    raw = read_text(os.path.join(root, "proc/device-tree/model"))
     return raw.rstrip("\x00") if raw else None
 
 
 def governor(root: str = "/") -> str | None:
-    govs = {_read(p) for p in glob.glob(os.path.join(root, "sys/devices/system/cpu/cpu[0-9]*/cpufreq/scaling_governor"))}
+    govs = {read_text(p) for p in glob.glob(os.path.join(root, "sys/devices/system/cpu/cpu[0-9]*/cpufreq/scaling_governor"))}
     govs.discard(None)
     return ",".join(sorted(govs)) if govs else None  # type: ignore[arg-type]
 
@@ -71,14 +65,14 @@ def temperatures(root: str = "/") -> dict[str, float]:
     """°C per thermal zone (/sys/class/thermal/thermal_zone*/temp is in millidegrees)."""
     temps: dict[str, float] = {}
     for zone in sorted(glob.glob(os.path.join(root, "sys/class/thermal/thermal_zone*"))):
-        raw = _read(os.path.join(zone, "temp"))
+        raw = read_text(os.path.join(zone, "temp"))
         if raw is None:
             continue
         try:
             value = int(raw) / 1000.0
         except ValueError:
             continue
-        kind = _read(os.path.join(zone, "type")) or os.path.basename(zone)
+        kind = read_text(os.path.join(zone, "type")) or os.path.basename(zone)
         name = kind if kind not in temps else f"{kind}.{os.path.basename(zone)}"
         temps[name] = value
     return temps
@@ -116,7 +110,7 @@ def emulation(root: str = "/") -> tuple[bool, str | None]:
     env = os.environ.get(EMULATED_ENV)
     if env:
         return True, env
-    text = (_read(os.path.join(root, "proc/cpuinfo")) or "").lower()
+    text = (read_text(os.path.join(root, "proc/cpuinfo")) or "").lower()
     if "qemu" in text:
         return True, "qemu (detected in /proc/cpuinfo)"
     return False, None

@@ -7,7 +7,6 @@ returns the report with the samples measured so far and partial=true.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
@@ -17,6 +16,7 @@ from typing import Any, Callable
 from edgefer import __version__
 from edgefer.errors import EdgeferError
 from edgefer.runner import envinfo
+from edgefer.runner.files import sha256_file
 from edgefer.runner.loadgen import LoadResult, ProgressFn, run_load
 from edgefer.runner.resources import CpuWindow, peak_rss_mb
 from edgefer.runner.runtimes import Runtime, open_runtime
@@ -24,14 +24,6 @@ from edgefer.runner.stats import summarize
 
 SCHEMA_VERSION = "1"
 RUNTIME_MODULES = ("onnxruntime", "ai-edge-litert", "tflite-runtime")
-
-
-def sha256_file(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def artifact_info(path: str, precision: str | None = None) -> dict[str, Any]:
