@@ -17,10 +17,17 @@ from typing import Callable, ContextManager
 
 import numpy as np
 
-from edgefer.convert.manifest import MANIFEST_NAME, artifact_record, new_manifest, write_json_atomic
+from edgefer.convert.manifest import MANIFEST_NAME, artifact_record, new_manifest
 from edgefer.convert.onnx_quant import ACTIVATION_TYPES, CALIBRATION_METHODS
-from edgefer.convert.verify import DEFAULT_PARITY_TOL, agreement, classification, int8_gates, parity
+from edgefer.convert.verify import (
+    DEFAULT_PARITY_TOL,
+    agreement,
+    classification,
+    int8_gates,
+    parity,
+)
 from edgefer.errors import EdgeferError, GateFailed
+from edgefer.runner.files import write_json_atomic
 
 FORMATS = ("onnx", "tflite")
 PRECISIONS = ("fp32", "int8")

@@ -7,12 +7,10 @@ finished conversion; without one it is not.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
-from edgefer.convert.model_source import sha256_file
+from edgefer.runner.files import sha256_file
 
 MANIFEST_NAME = "manifest.json"
 SCHEMA_VERSION = "1"
@@ -40,19 +38,6 @@ def new_manifest(**fields) -> dict:
         "edgefer_version": __version__,
         **fields,
     }
-
-
-def write_json_atomic(path: Path, data: dict) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o644)  # mkstemp makes it private; a manifest is meant to be read
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=2, sort_keys=False)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def read_manifest(out_dir: Path) -> dict:

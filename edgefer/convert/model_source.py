@@ -6,7 +6,6 @@ the manifest records (source, weights sha256).
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import importlib.util
 import sys
@@ -16,6 +15,7 @@ from typing import Any
 
 from edgefer.data.spec import InputSpec
 from edgefer.errors import EdgeferError
+from edgefer.runner.files import sha256_file
 
 # Keys under which training scripts commonly nest the state dict in a checkpoint.
 CHECKPOINT_KEYS = ("state_dict", "model", "model_state_dict")
@@ -30,14 +30,6 @@ class ModelSource:
     spec: InputSpec
     class_names: list[str]
     weights: dict | None = field(default=None)  # {"path", "sha256", "checkpoint_key"}
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _import_attr(target: str):

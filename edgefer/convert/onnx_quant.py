@@ -50,7 +50,12 @@ def quantize_onnx_int8(
     """Static int8 quantization of `fp32_path` calibrated on `calib_nchw`; writes `path`."""
     import onnx
     import onnxruntime
-    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization import (
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
 
     act = activation_type.upper()
     if act not in ACTIVATION_TYPES:
