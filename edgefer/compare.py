@@ -129,7 +129,7 @@ class Comparison:
         if m.ci_low is not None:
             text += f" [{m.ci_low:.3f}, {m.ci_high:.3f}]"
         if m.p_value is not None:
-            text += f" p={m.p_value:.2g}"
+            text += f" {format_p(m.p_value)}"
         text += ")"
         if m.verdict and not m.verdict.startswith("n/a"):
             text += f" {m.verdict}"
@@ -154,6 +154,11 @@ METRICS: dict[str, tuple[str, str, bool, int]] = {
     "energy_j": ("energy /inference", "J", True, 4),
     "size_mb": ("artifact size", "MB", True, 3),
 }
+
+
+def format_p(p: float) -> str:
+    """A p-value for humans: scipy returns exactly 0 when it underflows double precision."""
+    return "p<1e-300" if p == 0 else f"p={p:.2g}"
 
 
 def _load(item: str | Path | dict) -> tuple[dict, str | None]:

@@ -562,7 +562,9 @@ def claim_line(c: ClaimCheck) -> str:
     exp = f"paper's own table implies x{c.expected_ratio:.3f}; " if c.expected_ratio else ""
     meas = "—" if c.measured_ratio is None else f"x{c.measured_ratio:.3f}"
     if c.ci_low is not None:
-        meas += f" [95% CI {c.ci_low:.3f}-{c.ci_high:.3f}, Mann-Whitney p={c.p_value:.2g}]"
+        from edgefer.compare import format_p
+
+        meas += f" [95% CI {c.ci_low:.3f}-{c.ci_high:.3f}, Mann-Whitney {format_p(c.p_value)}]"
     what = f"{c.subject}/{c.reference} {c.metric}" + (f" ({c.series})" if c.series else "")
     return f"{c.statement} — {what}: {exp}measured {meas} -> **{c.outcome}** ({c.source})"
 

@@ -23,7 +23,7 @@ from edgefer.zoo.ema import ModelEma
 MODELS = ("convnext_tiny", "ctan", "densenet121", "dcrnet")
 
 # Exact parameter counts at the default 7 classes, as quoted in the docstrings and
-# docs/readme/zoo_convnext_densenet.md: a changed architecture must update both.
+# README.md (zoo section): a changed architecture must update both.
 PARAMS_7_CLASSES = {
     "convnext_tiny": 27_825_511,
     "ctan": 29_143_639,

@@ -7,8 +7,11 @@ CBAM-style attention), so we retry once without it.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import time
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -26,6 +29,20 @@ class _Reader:
 
     def get_next(self) -> dict | None:
         return next(self._it, None)
+
+
+@contextlib.contextmanager
+def _quiet_root_logger() -> Iterator[None]:
+    """onnxruntime.quantization logs through the root logger, e.g. one "Axis 1 is out-of-range
+    for weight ..." line per unfolded BatchNorm (DenseNet has 120) when per-channel falls back
+    to per-tensor for a rank-1 tensor. It is informational; the CLI owns the terminal."""
+    root = logging.getLogger()
+    old = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        root.setLevel(old)
 
 
 def _pre_process(src: Path, dst: Path) -> dict:
@@ -77,21 +94,22 @@ def quantize_onnx_int8(
         raise EdgeferError(f"need at least {batch} calibration samples for this fixed-batch model")
     pre = path.with_name(path.stem + ".pre.onnx")
     try:
-        info = _pre_process(fp32_path, pre)
-        quantize_static(
-            str(pre),
-            str(path),
-            _Reader(inp.name, np.ascontiguousarray(calib_nchw[:n], dtype=np.float32), batch),
-            quant_format=QuantFormat.QDQ,
-            per_channel=True,
-            activation_type=QuantType.QUInt8 if act == "U8" else QuantType.QInt8,
-            weight_type=QuantType.QInt8,
-            calibrate_method={
-                "minmax": CalibrationMethod.MinMax,
-                "entropy": CalibrationMethod.Entropy,
-                "percentile": CalibrationMethod.Percentile,
-            }[method],
-        )
+        with _quiet_root_logger():
+            info = _pre_process(fp32_path, pre)
+            quantize_static(
+                str(pre),
+                str(path),
+                _Reader(inp.name, np.ascontiguousarray(calib_nchw[:n], dtype=np.float32), batch),
+                quant_format=QuantFormat.QDQ,
+                per_channel=True,
+                activation_type=QuantType.QUInt8 if act == "U8" else QuantType.QInt8,
+                weight_type=QuantType.QInt8,
+                calibrate_method={
+                    "minmax": CalibrationMethod.MinMax,
+                    "entropy": CalibrationMethod.Entropy,
+                    "percentile": CalibrationMethod.Percentile,
+                }[method],
+            )
     except EdgeferError:
         raise
     except Exception as exc:

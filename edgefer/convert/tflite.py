@@ -1,6 +1,6 @@
 """PyTorch -> TFLite: fp32 with litert-torch, full-integer int8 with ai-edge-quantizer.
 
-Host side. Why these tools (measured by the project, see docs/readme/tflite.md):
+Host side. Why these tools (measured by the project, see README.md, "TFLite: conversion (fp32, int8) and the LiteRT runtime"):
 - litert-torch lowers torch.export graphs straight to TFLite (no TensorFlow, no onnx2tf) and
   matches torch to ~1e-6 in fp32.
 - int8 comes from ai-edge-quantizer's static recipe (int8 weights per channel, int8 activations
@@ -20,9 +20,11 @@ import contextlib
 import importlib
 import importlib.metadata
 import io
+import logging
 import os
 import re
 import time
+import warnings
 from collections import Counter
 from pathlib import Path
 from typing import Any, Iterator
@@ -68,10 +70,22 @@ class _NHWCInput(nn.Module):
 
 
 def _import(name: str, pip_name: str) -> Any:
+    # litert-torch pulls in torchao, which logs a warning per optional CUDA/Triton kernel it
+    # cannot load on a CPU-only machine, and torch warns about a deprecated pytree call: noise
+    # for a CPU conversion, so quieted for the import only
+    loggers = [logging.getLogger(n) for n in ("", "torchao", "torch.utils._pytree")]
+    levels = [lg.level for lg in loggers]
     try:
-        return importlib.import_module(name)
+        for lg in loggers:
+            lg.setLevel(logging.ERROR)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return importlib.import_module(name)
     except ImportError:
         raise TFLiteUnavailable(pip_name) from None
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
 
 
 def _version(dist: str) -> str:
@@ -83,17 +97,19 @@ def _version(dist: str) -> str:
 
 @contextlib.contextmanager
 def _quiet_litert_torch() -> Iterator[None]:
-    """litert-torch prints a progress tree to stdout for every conversion; the CLI owns stdout."""
+    """litert-torch prints a progress tree to stdout for every conversion, and torch.export warns
+    about its own deprecated pytree API (FutureWarning) on every call; the CLI owns the terminal."""
     old = os.environ.get("LITERT_TORCH_SHOW_PROGRESS")
     os.environ["LITERT_TORCH_SHOW_PROGRESS"] = "n"
     try:
-        yield
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            yield
     finally:
         if old is None:
             os.environ.pop("LITERT_TORCH_SHOW_PROGRESS", None)
         else:
             os.environ["LITERT_TORCH_SHOW_PROGRESS"] = old
-
 
 
 def _first_line(exc: BaseException) -> str:
@@ -234,11 +250,12 @@ def quantize_tflite_int8(fp32_path: Path, calib_nchw: np.ndarray, path: Path, io
                 regex=".*", operation_name=op, algorithm_key=algorithm_manager.AlgorithmName.NO_QUANTIZE
             )
     try:
-        # the calibrator's tqdm bar cannot be switched off and floods logs when stderr is not a
-        # terminal; the CLI shows its own per-step progress
+        # the calibrator's and the transformer's tqdm bars cannot be switched off (the latter turns
+        # itself on for graphs over 100 tensors) and flood logs when stderr is not a terminal; the
+        # CLI shows its own per-step progress
         with contextlib.redirect_stderr(io.StringIO()):
             calibration = qt.calibrate({key: [{input_name: s} for s in samples]})
-        result = qt.quantize(calibration, enable_progress_bar=False, enable_progress_report=False)
+            result = qt.quantize(calibration, enable_progress_bar=False, enable_progress_report=False)
     except (ValueError, RuntimeError, KeyError, NotImplementedError) as exc:
         raise EdgeferError(f"ai-edge-quantizer could not quantize {fp32_path.name}: {_first_line(exc)}") from exc
     model_bytes = bytes(result.quantized_model)
