@@ -114,6 +114,7 @@ class ClaimCheck:
     ci_high: float | None = None
     p_value: float | None = None
     outcome: str = "not checked"  # holds / contradicted / not confirmed (...) / not checked (...)
+    emulated: bool = False  # latency measured on an emulated board: a verdict about QEMU, not silicon
 
 
 @dataclass
@@ -313,6 +314,7 @@ def _check_claims(paper: Paper, rows: list[Row], profiles: dict[str, dict], out:
             chk.measured_ratio, chk.ci_low, chk.ci_high, chk.p_value = m.ratio, m.ci_low, m.ci_high, m.p_value
             significant = m.verdict in ("faster", "slower")
             chk.outcome = _outcome(c.direction, m.ratio, significant)
+            chk.emulated = bool(rs.emulated or rr.emulated)
             checks.append(chk)
     return checks
 
@@ -566,7 +568,8 @@ def claim_line(c: ClaimCheck) -> str:
 
         meas += f" [95% CI {c.ci_low:.3f}-{c.ci_high:.3f}, Mann-Whitney {format_p(c.p_value)}]"
     what = f"{c.subject}/{c.reference} {c.metric}" + (f" ({c.series})" if c.series else "")
-    return f"{c.statement} — {what}: {exp}measured {meas} -> **{c.outcome}** ({c.source})"
+    emu = " on the EMULATED board: says nothing about real hardware" if c.emulated else ""
+    return f"{c.statement} — {what}: {exp}measured {meas} -> **{c.outcome}**{emu} ({c.source})"
 
 
 def to_markdown(res: ReproduceResult) -> str:

@@ -87,6 +87,17 @@ def test_published_column_and_claims_with_synthetic_measurements():
     assert _outcome("not_higher", 1.05, significant=False) == "holds"
 
 
+def test_claim_verdicts_from_an_emulated_board_are_labelled_and_p_underflow_is_readable():
+    from edgefer.reproduce import ClaimCheck, claim_line
+
+    kw = dict(id="c", statement="faster", source="seed, Tab. 3", metric="latency", subject="a", reference="b",
+              direction="lower", expected_ratio=0.88, series="onnx fp32", measured_ratio=1.5, ci_low=1.4,
+              ci_high=1.6, p_value=0.0, outcome="contradicted")
+    native, emulated = claim_line(ClaimCheck(**kw)), claim_line(ClaimCheck(**kw, emulated=True))
+    assert "EMULATED" not in native and "p<1e-300" in native and "p=0" not in native
+    assert "**contradicted** on the EMULATED board: says nothing about real hardware" in emulated
+
+
 def test_unknown_paper_and_bad_options(tmp_path):
     with pytest.raises(EdgeferError, match="unknown paper"):
         reproduce("nope", out=tmp_path)
