@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import io
-import logging
 import re
 import time
-import warnings
 from pathlib import Path
 
+from edgefer.convert.quiet import quiet_libraries
 from edgefer.errors import EdgeferError
 
 MIN_OPSET = 18
@@ -45,12 +44,9 @@ def export_onnx(model, example, path: Path, opset: int = MIN_OPSET, dynamic_batc
     dyn = ({0: torch.export.Dim.DYNAMIC},) if dynamic_batch else None
     t0 = time.perf_counter()
     sink = io.StringIO()
-    log = logging.getLogger("torch.onnx")
-    old_level = log.level
-    log.setLevel(logging.ERROR)  # "torchvision is not installed" noise
     try:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(sink):
-            warnings.simplefilter("ignore")
+        # "torchvision is not installed" noise from torch.onnx, progress lines on stdout
+        with quiet_libraries("torch.onnx"), contextlib.redirect_stdout(sink):
             torch.onnx.export(
                 model, (x,), str(path), dynamo=True, opset_version=opset, external_data=False,
                 dynamic_shapes=dyn, input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
@@ -62,8 +58,6 @@ def export_onnx(model, example, path: Path, opset: int = MIN_OPSET, dynamic_batc
             raise UnsupportedOp(f"ONNX export cannot handle operator {op}") from None
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
         raise EdgeferError(f"ONNX export failed: {type(exc).__name__}: {first}") from None
-    finally:
-        log.setLevel(old_level)
     proto = onnx.load(str(path))
     if dynamic_batch:  # name the symbolic batch dimension for readers of the graph
         for v in (*proto.graph.input, *proto.graph.output):

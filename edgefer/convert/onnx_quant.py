@@ -7,14 +7,12 @@ CBAM-style attention), so we retry once without it.
 
 from __future__ import annotations
 
-import contextlib
-import logging
 import time
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
+from edgefer.convert.quiet import quiet_libraries
 from edgefer.errors import EdgeferError
 
 ACTIVATION_TYPES = ("U8", "S8")
@@ -29,20 +27,6 @@ class _Reader:
 
     def get_next(self) -> dict | None:
         return next(self._it, None)
-
-
-@contextlib.contextmanager
-def _quiet_root_logger() -> Iterator[None]:
-    """onnxruntime.quantization logs through the root logger, e.g. one "Axis 1 is out-of-range
-    for weight ..." line per unfolded BatchNorm (DenseNet has 120) when per-channel falls back
-    to per-tensor for a rank-1 tensor. It is informational; the CLI owns the terminal."""
-    root = logging.getLogger()
-    old = root.level
-    root.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        root.setLevel(old)
 
 
 def _pre_process(src: Path, dst: Path) -> dict:
@@ -94,7 +78,10 @@ def quantize_onnx_int8(
         raise EdgeferError(f"need at least {batch} calibration samples for this fixed-batch model")
     pre = path.with_name(path.stem + ".pre.onnx")
     try:
-        with _quiet_root_logger():
+        # onnxruntime.quantization logs through the root logger, e.g. one "Axis 1 is out-of-range
+        # for weight ..." line per unfolded BatchNorm (DenseNet has 120) when per-channel falls
+        # back to per-tensor for a rank-1 tensor: informational
+        with quiet_libraries(""):
             info = _pre_process(fp32_path, pre)
             quantize_static(
                 str(pre),

@@ -20,11 +20,9 @@ import contextlib
 import importlib
 import importlib.metadata
 import io
-import logging
 import os
 import re
 import time
-import warnings
 from collections import Counter
 from pathlib import Path
 from typing import Any, Iterator
@@ -33,6 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from edgefer.convert.quiet import quiet_libraries
 from edgefer.errors import EdgeferError
 from edgefer.runner.files import write_atomic
 from edgefer.runner.runtimes.litert import tflite_layout
@@ -70,22 +69,13 @@ class _NHWCInput(nn.Module):
 
 
 def _import(name: str, pip_name: str) -> Any:
-    # litert-torch pulls in torchao, which logs a warning per optional CUDA/Triton kernel it
-    # cannot load on a CPU-only machine, and torch warns about a deprecated pytree call: noise
-    # for a CPU conversion, so quieted for the import only
-    loggers = [logging.getLogger(n) for n in ("", "torchao", "torch.utils._pytree")]
-    levels = [lg.level for lg in loggers]
     try:
-        for lg in loggers:
-            lg.setLevel(logging.ERROR)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        # litert-torch pulls in torchao, which logs a warning per optional CUDA/Triton kernel it
+        # cannot load on a CPU-only machine, and torch warns about a deprecated pytree call
+        with quiet_libraries("", "torchao", "torch.utils._pytree"):
             return importlib.import_module(name)
     except ImportError:
         raise TFLiteUnavailable(pip_name) from None
-    finally:
-        for lg, level in zip(loggers, levels):
-            lg.setLevel(level)
 
 
 def _version(dist: str) -> str:
@@ -102,8 +92,7 @@ def _quiet_litert_torch() -> Iterator[None]:
     old = os.environ.get("LITERT_TORCH_SHOW_PROGRESS")
     os.environ["LITERT_TORCH_SHOW_PROGRESS"] = "n"
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FutureWarning)
+        with quiet_libraries(warning_category=FutureWarning):
             yield
     finally:
         if old is None:
