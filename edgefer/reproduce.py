@@ -203,19 +203,17 @@ def _one_line(exc: BaseException) -> str:
 def _convert_dir(out: Path, model: str, s: Settings, step: Step) -> dict:
     """Convert (or reuse a previous conversion with the same settings); returns the manifest."""
     from edgefer.convert import ConvertOptions, convert
-    from edgefer.convert.manifest import MANIFEST_NAME
+    from edgefer.convert.manifest import MANIFEST_NAME, read_manifest
 
     d = out / "artifacts" / model
-    mpath = d / MANIFEST_NAME
-    want = {"formats": list(s.formats), "precisions": list(s.precisions), "target": s.target,
-            "calib": s.calib_data}
-    if mpath.is_file():
+    if (d / MANIFEST_NAME).is_file():
         with contextlib.suppress(OSError, json.JSONDecodeError):
-            m = json.loads(mpath.read_text())
+            m = read_manifest(d)
             got = m.get("settings", {})
             calib = m.get("calibration") or {}
-            same = (got.get("formats") == want["formats"] and got.get("precisions") == want["precisions"]
-                    and got.get("target") == want["target"]
+            same = (got.get("formats") == list(s.formats) and got.get("precisions") == list(s.precisions)
+                    and got.get("target") == s.target
+                    and got.get("calib") == (None if s.calib_data is None else str(s.calib_data))
                     and (calib.get("source") == "random") == (s.calib_data is None))
             if same and all((d / a["file"]).is_file() for a in m.get("artifacts", [])):
                 return m

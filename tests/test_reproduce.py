@@ -133,3 +133,28 @@ def test_a_failing_model_is_reported_in_its_row_and_the_rest_go_on(run001, tmp_p
     assert bad.model == "not_a_model" and "unknown model" in bad.error and bad.p50_ms is None
     assert good.error is None and good.cached and math.isfinite(good.p50_ms)
     assert "error: unknown model" in (out / "table.md").read_text()
+
+
+def test_a_conversion_is_reused_only_with_the_same_calibration_data(tmp_path, monkeypatch):
+    # stale int8 artifacts calibrated on other data must not be reused: the manifest records --calib
+    import edgefer.convert
+    from edgefer.reproduce import Settings, _convert_dir
+
+    d = tmp_path / "artifacts" / "mobilenet_v1"
+    d.mkdir(parents=True)
+    (d / "m_int8.onnx").write_bytes(b"x")
+    manifest = {"settings": {"formats": ["onnx"], "precisions": ["int8"], "target": "local", "calib": "a.npy"},
+                "calibration": {"source": "a.npy"}, "artifacts": [{"file": "m_int8.onnx"}]}
+    (d / "manifest.json").write_text(json.dumps(manifest))
+    calls = []
+
+    class Converted:
+        manifest = {"new": True}
+
+    monkeypatch.setattr(edgefer.convert, "convert", lambda opts, **kw: calls.append(opts.calib) or Converted())
+    step = lambda desc: None  # noqa: E731
+    same = Settings(formats=("onnx",), precisions=("int8",), calib_data="a.npy")
+    assert _convert_dir(tmp_path, "mobilenet_v1", same, step) == manifest and calls == []
+    other = Settings(formats=("onnx",), precisions=("int8",), calib_data="b.npy")
+    assert _convert_dir(tmp_path, "mobilenet_v1", other, step) == {"new": True} and calls == ["b.npy"]
+    assert _convert_dir(tmp_path, "mobilenet_v1", Settings(formats=("onnx",), precisions=("int8",)), step) == {"new": True}

@@ -301,7 +301,9 @@ def convert(opts: ConvertOptions, step: Step | None = None, check: bool = True) 
             settings={
                 "formats": list(formats), "precisions": list(precisions), "opset": opts.opset,
                 "dynamic_batch": opts.dynamic_batch, "int8_activation_type": act,
-                "int8_activation_type_from": act_why, "calibration_method": opts.calibration,
+                "int8_activation_type_from": act_why,
+                "calib": None if opts.calib is None else str(opts.calib), "calib_samples": opts.calib_samples,
+                "calibration_method": opts.calibration,
                 "tflite_io": opts.tflite_io, "target": opts.target, "seed": opts.seed,
                 "parity_tolerance_rel": opts.parity_tol, "max_accuracy_drop": opts.max_accuracy_drop,
                 "min_class_recall_ratio": opts.min_class_recall_ratio, "verify": opts.verify,
