@@ -17,10 +17,12 @@ from edgefer.targets import Target, load_target
 _RUNTIME_MODULES = {".onnx": ("onnxruntime",), ".tflite": ("ai_edge_litert", "tflite_runtime")}
 _PIP_NAMES = {"numpy": "numpy", "onnxruntime": "onnxruntime", "ai_edge_litert": "ai-edge-litert"}
 MIN_PYTHON = (3, 10)
+MIN_PYTHON_STR = ".".join(map(str, MIN_PYTHON))
 # Dirs the runner writes into (reports, infer inputs/outputs), created with the first contact.
 WORK_SUBDIRS = ("reports", "io")
-# Probe results of this process, reused while no file changed on the device: the probe costs
-# a python start-up, seconds on the emulated board, and bench/infer deploy before every run.
+# Probe results of this process, reused while no runner file changed on the device (the probe
+# does not read the artifact): it costs a python start-up, seconds on the emulated board, and
+# bench/infer deploy before every run.
 _PROBED: dict[tuple, dict] = {}
 
 
@@ -67,9 +69,12 @@ def _remote_hashes(transport: Transport, workdir: str, rels: list[str], step: st
     return hashes
 
 
-def sync_files(transport: Transport, workdir: str, files: list[tuple[Path, str]]) -> tuple[list[str], list[str]]:
-    """Copy what differs (by sha256), then verify the copies; returns (copied, unchanged)."""
-    local = {rel: sha256_file(path) for path, rel in files}
+def sync_files(transport: Transport, workdir: str, files: list[tuple[Path, str]],
+               known: dict[str, str] | None = None) -> tuple[list[str], list[str]]:
+    """Copy what differs (by sha256), then verify the copies; returns (copied, unchanged).
+    `known` maps device paths to sha256 already computed, so those files are not hashed again."""
+    known = known or {}
+    local = {rel: known.get(rel) or sha256_file(path) for path, rel in files}
     remote = _remote_hashes(transport, workdir, list(local), step="connect")
     todo = [(path, rel) for path, rel in files if remote.get(rel) != local[rel]]
     todo_rels = {rel for _, rel in todo}
@@ -92,10 +97,10 @@ def _probe(dep: Deployment) -> dict:
     res = dep.run_runner("probe", step="probe python", check=False)
     if res.rc == 127:
         raise dep.transport.fail("probe python", f"missing python: '{python}' not found on the device",
-                                 hint=f"install Python >= {'.'.join(map(str, MIN_PYTHON))} there, or set `python:` in the profile")
+                                 hint=f"install Python >= {MIN_PYTHON_STR} there, or set `python:` in the profile")
     if res.rc != 0:
         raise dep.transport.fail("probe python", f"'{python} -m edgefer.runner probe' exited {res.rc}: {res.last_error()}",
-                                 hint=f"the runner needs Python >= {'.'.join(map(str, MIN_PYTHON))}")
+                                 hint=f"the runner needs Python >= {MIN_PYTHON_STR}")
     try:
         return json.loads(res.stdout.decode().strip().splitlines()[-1])
     except (ValueError, IndexError):
@@ -127,19 +132,22 @@ def deploy(
     say = on_step or (lambda _msg: None)
     transport = open_transport(t)
     sha = sha256_file(artifact)
-    files = runner_files() + artifact_files(artifact, sha)
+    runner = runner_files()
+    art = artifact_files(artifact, sha)
+    files = runner + art
     say(f"syncing {len(files)} files to {transport.describe()}:{t.workdir}")
-    copied, unchanged = sync_files(transport, t.workdir, files)
-    dep = Deployment(t, transport, t.workdir, files[len(runner_files())][1], {}, copied, unchanged)
+    copied, unchanged = sync_files(transport, t.workdir, files, known={art[0][1]: sha})
+    dep = Deployment(t, transport, t.workdir, art[0][1], {}, copied, unchanged)
     key = (transport.describe(), t.workdir, tuple(t.python))
-    if copied or key not in _PROBED:
+    runner_rels = {rel for _, rel in runner}
+    if key not in _PROBED or any(rel in runner_rels for rel in copied):
         say(f"checking {' '.join(t.python)} on the device")
         _PROBED[key] = _probe(dep)
     dep.probe = _PROBED[key]
     version = tuple(int(p) for p in str(dep.probe.get("python", "0.0")).split(".")[:2] if p.isdigit())
     if version < MIN_PYTHON:
         raise transport.fail("probe python", f"python {dep.probe.get('python')} is too old",
-                             hint=f"the runner needs Python >= {'.'.join(map(str, MIN_PYTHON))}; set `python:` in the profile")
+                             hint=f"the runner needs Python >= {MIN_PYTHON_STR}; set `python:` in the profile")
     missing = missing_modules(dep.probe, artifact.suffix.lower())
     if missing:
         cmd = " ".join(install_command(t, missing))

@@ -19,7 +19,7 @@ _SSH_ERRORS = (
     (("Could not resolve hostname", "Name or service not known", "Temporary failure in name resolution"),
      "connect", "host name not resolved"),
     (("Connection refused", "No route to host", "Network is unreachable", "Connection timed out",
-      "Operation timed out", "Connection timed out during banner exchange"), "connect", "host unreachable"),
+      "Operation timed out"), "connect", "host unreachable"),
     (("closed by remote host", "Connection reset", "Broken pipe", "Connection closed by", "Timeout, server",
       "client_loop: send disconnect", "connection lost"), None, "connection lost"),
 )
