@@ -7,6 +7,8 @@ traceback. Programming errors are left as ordinary exceptions.
 Stdlib only: imported by the device-side runner too.
 """
 
+from __future__ import annotations
+
 
 class EdgeferError(Exception):
     """An error caused by user input or the environment, shown as one line."""
@@ -20,6 +22,14 @@ class EdgeferError(Exception):
     def one_line(self) -> str:
         msg = str(self).strip().replace("\n", " ")
         return f"{msg} ({self.hint})" if self.hint else msg
+
+
+def first_line(exc: BaseException, limit: int | None = None) -> str:
+    """The first line of an exception's message (its type name when the message is empty), cut
+    to `limit` characters: library errors often span pages, a one-line error needs one line."""
+    text = str(exc).strip()
+    line = text.splitlines()[0] if text else type(exc).__name__
+    return line[:limit] if limit else line
 
 
 class GateFailed(EdgeferError):

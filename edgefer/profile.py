@@ -17,7 +17,7 @@ import math
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 
-from edgefer.errors import EdgeferError
+from edgefer.errors import EdgeferError, first_line
 
 # What FlopCounterMode (and our additions) do not count; printed with every profile.
 NOT_COUNTED = (
@@ -104,7 +104,7 @@ def profile_model(model, input_shape: tuple[int, ...], name: str = "model") -> P
         with torch.no_grad(), counter:
             model(x)
     except RuntimeError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc)
         raise EdgeferError(f"{name} cannot run on input shape {list(input_shape)}: {first}") from None
     finally:
         model.train(was_training)

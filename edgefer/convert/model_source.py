@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from edgefer.data.spec import InputSpec
-from edgefer.errors import EdgeferError
+from edgefer.errors import EdgeferError, first_line
 from edgefer.runner.files import sha256_file
 
 # Keys under which training scripts commonly nest the state dict in a checkpoint.
@@ -105,7 +105,7 @@ def load_weights(model, path: Path) -> dict:
         # weights_only: never unpickle arbitrary code from a downloaded checkpoint
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc)
         raise EdgeferError(
             f"cannot load --weights {path}: {first[:200]}", hint="save a state_dict: torch.save(model.state_dict(), path)"
         ) from None
@@ -198,7 +198,7 @@ def resolve_model(
         try:
             out = net(torch.zeros(spec.shape(1)))
         except Exception as exc:
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            first = first_line(exc)
             raise EdgeferError(f"{name} cannot run on input {list(spec.shape(1))}: {first[:200]}") from None
     if not isinstance(out, torch.Tensor) or out.ndim != 2:
         raise EdgeferError(f"{name} must return one (batch, classes) logits tensor, got {getattr(out, 'shape', type(out).__name__)}")

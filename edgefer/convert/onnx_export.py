@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from edgefer.convert.quiet import quiet_libraries
-from edgefer.errors import EdgeferError
+from edgefer.errors import EdgeferError, first_line
 
 MIN_OPSET = 18
 INPUT_NAME, OUTPUT_NAME = "input", "logits"
@@ -56,7 +56,7 @@ def export_onnx(model, example, path: Path, opset: int = MIN_OPSET, dynamic_batc
         op = _op_from_error(text)
         if op:
             raise UnsupportedOp(f"ONNX export cannot handle operator {op}") from None
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        first = first_line(exc, 200)
         raise EdgeferError(f"ONNX export failed: {type(exc).__name__}: {first}") from None
     proto = onnx.load(str(path))
     if dynamic_batch:  # name the symbolic batch dimension for readers of the graph
@@ -66,7 +66,7 @@ def export_onnx(model, example, path: Path, opset: int = MIN_OPSET, dynamic_batc
     try:
         onnx.checker.check_model(proto, full_check=True)
     except Exception as exc:
-        raise EdgeferError(f"exported ONNX fails onnx.checker: {str(exc).splitlines()[0][:200]}") from None
+        raise EdgeferError(f"exported ONNX fails onnx.checker: {first_line(exc, 200)}") from None
     return {
         "converter": "torch.onnx.export(dynamo=True)",
         "versions": {"torch": torch.__version__.split("+")[0], "onnx": onnx.__version__},

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from edgefer.convert.quiet import quiet_libraries
-from edgefer.errors import EdgeferError
+from edgefer.errors import EdgeferError, first_line
 
 ACTIVATION_TYPES = ("U8", "S8")
 CALIBRATION_METHODS = ("minmax", "entropy", "percentile")
@@ -36,7 +36,7 @@ def _pre_process(src: Path, dst: Path) -> dict:
         quant_pre_process(str(src), str(dst))
         return {"pre_process": "quant_pre_process"}
     except Exception as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:120]
+        first = first_line(exc, 120)
         quant_pre_process(str(src), str(dst), skip_symbolic_shape=True)
         return {"pre_process": "quant_pre_process(skip_symbolic_shape=True)", "pre_process_retry_reason": first}
 
@@ -81,7 +81,7 @@ def quantize_onnx_int8(
         # onnxruntime.quantization logs through the root logger, e.g. one "Axis 1 is out-of-range
         # for weight ..." line per unfolded BatchNorm (DenseNet has 120) when per-channel falls
         # back to per-tensor for a rank-1 tensor: informational
-        with quiet_libraries(""):
+        with quiet_libraries("", warning_category=None):
             info = _pre_process(fp32_path, pre)
             quantize_static(
                 str(pre),
@@ -100,7 +100,7 @@ def quantize_onnx_int8(
     except EdgeferError:
         raise
     except Exception as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        first = first_line(exc, 200)
         raise EdgeferError(f"ONNX int8 quantization failed: {type(exc).__name__}: {first}") from None
     finally:
         pre.unlink(missing_ok=True)

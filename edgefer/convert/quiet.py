@@ -14,16 +14,17 @@ from typing import Iterator
 
 
 @contextlib.contextmanager
-def quiet_libraries(*loggers: str, warning_category: type[Warning] = Warning) -> Iterator[None]:
+def quiet_libraries(*loggers: str, warning_category: type[Warning] | None = Warning) -> Iterator[None]:
     """Raise `loggers` ("" is the root logger) to ERROR and ignore `warning_category` warnings
-    while the block runs; restore both afterwards."""
+    (None: leave warnings alone) while the block runs; restore both afterwards."""
     logs = [logging.getLogger(name) for name in loggers]
     levels = [lg.level for lg in logs]
     for lg in logs:
         lg.setLevel(logging.ERROR)
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", warning_category)
+            if warning_category is not None:
+                warnings.simplefilter("ignore", warning_category)
             yield
     finally:
         for lg, level in zip(logs, levels):

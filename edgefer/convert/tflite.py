@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from edgefer.convert.quiet import quiet_libraries
-from edgefer.errors import EdgeferError
+from edgefer.errors import EdgeferError, first_line
 from edgefer.runner.files import write_atomic
 from edgefer.runner.runtimes.litert import tflite_layout
 
@@ -101,11 +101,6 @@ def _quiet_litert_torch() -> Iterator[None]:
             os.environ["LITERT_TORCH_SHOW_PROGRESS"] = old
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return (text.splitlines()[0] if text else type(exc).__name__)[:300]
-
-
 def export_tflite_fp32(model: nn.Module, example_nchw: torch.Tensor, path: Path) -> dict:
     """Convert `model` (taking NCHW float32) to an fp32 .tflite with NHWC input at `path`."""
     litert_torch = _import("litert_torch", "litert-torch")
@@ -123,7 +118,7 @@ def export_tflite_fp32(model: nn.Module, example_nchw: torch.Tensor, path: Path)
             op = missing.group(1).removesuffix(".default")
             raise UnsupportedOp(op, "TFLite", "litert-torch") from None
         raise EdgeferError(
-            f"litert-torch could not convert {type(model).__name__}: {_first_line(exc)}"
+            f"litert-torch could not convert {type(model).__name__}: {first_line(exc, 300)}"
         ) from exc
     with _quiet_litert_torch():
         write_atomic(path, edge_model.export)
@@ -146,7 +141,7 @@ def _model_input(fp32_path: Path) -> tuple[str, str, list[int], str]:
     try:
         interp = interp_mod.Interpreter(model_path=str(fp32_path))
     except (ValueError, RuntimeError) as exc:
-        raise EdgeferError(f"cannot read TFLite model {fp32_path}: {_first_line(exc)}") from None
+        raise EdgeferError(f"cannot read TFLite model {fp32_path}: {first_line(exc, 300)}") from None
     signatures = interp.get_signature_list()
     details = interp.get_input_details()
     if len(signatures) != 1 or len(details) != 1:
@@ -246,7 +241,7 @@ def quantize_tflite_int8(fp32_path: Path, calib_nchw: np.ndarray, path: Path, io
             calibration = qt.calibrate({key: [{input_name: s} for s in samples]})
             result = qt.quantize(calibration, enable_progress_bar=False, enable_progress_report=False)
     except (ValueError, RuntimeError, KeyError, NotImplementedError) as exc:
-        raise EdgeferError(f"ai-edge-quantizer could not quantize {fp32_path.name}: {_first_line(exc)}") from exc
+        raise EdgeferError(f"ai-edge-quantizer could not quantize {fp32_path.name}: {first_line(exc, 300)}") from exc
     model_bytes = bytes(result.quantized_model)
     write_atomic(path, lambda tmp: Path(tmp).write_bytes(model_bytes))
     seconds = time.perf_counter() - start

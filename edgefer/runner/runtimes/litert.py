@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from edgefer.errors import EdgeferError
+from edgefer.errors import EdgeferError, first_line
 from edgefer.runner.runtimes.base import Runtime, TensorInfo, guess_layout
 
 
@@ -90,7 +90,7 @@ class LiteRTRuntime(Runtime):
             self._interp = interpreter_mod.Interpreter(**kwargs)
             self._interp.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            first = first_line(exc)
             raise EdgeferError(
                 f"cannot load TFLite model {os.path.basename(path)}: corrupt, truncated or unsupported ({first[:200]})"
             ) from None

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from edgefer.errors import EdgeferError
+from edgefer.errors import EdgeferError, first_line
 from edgefer.runner.runtimes.base import Runtime, TensorInfo, guess_layout
 
 # onnxruntime reports element types as "tensor(float)" etc.
@@ -43,7 +43,7 @@ class OnnxRuntime(Runtime):
         try:
             self._sess = ort.InferenceSession(path, sess_options=so, providers=providers)
         except Exception as exc:  # ORT raises its own InvalidProtobuf/Fail types for bad files
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            first = first_line(exc)
             raise EdgeferError(f"cannot load ONNX model {os.path.basename(path)}: corrupt or truncated ({first[:200]})")
         self._in_names = [i.name for i in self._sess.get_inputs()]
         self._out_names = [o.name for o in self._sess.get_outputs()]
