@@ -29,28 +29,19 @@ class Job:
     record: dict[str, Any] | None = None  # the manifest's entry for this artifact
 
 
-def _read_manifest(directory: str) -> dict[str, Any]:
-    path = os.path.join(directory, "manifest.json")
-    if not os.path.isfile(path):
-        raise EdgeferError(f"{directory} is a directory without manifest.json (not a converted artifact directory)")
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, json.JSONDecodeError) as exc:
-        raise EdgeferError(f"invalid manifest {path}: {exc}") from None
-
-
 def resolve_jobs(artifact: str, fmt: str | None = None, precision: str | None = None,
                  runtime: str | None = None) -> list[Job]:
     """Files to benchmark: the file itself, or every manifest artifact matching --format/--precision."""
+    from edgefer.convert.manifest import read_manifest
+
     if runtime == "torch":  # eager reference: a zoo name or a converted dir (its source model)
-        manifest = _read_manifest(artifact) if os.path.isdir(artifact) else None
+        manifest = read_manifest(artifact) if os.path.isdir(artifact) else None
         return [Job(artifact, "fp32", manifest)]
     if os.path.isfile(artifact):
         return [Job(artifact, precision)]
     if not os.path.isdir(artifact):
         raise EdgeferError(f"artifact not found: {artifact} (expected an .onnx/.tflite file or a converted directory)")
-    manifest = _read_manifest(artifact)
+    manifest = read_manifest(artifact)
     records = [a for a in manifest.get("artifacts", [])
                if (fmt is None or a.get("format") == fmt) and (precision is None or a.get("precision") == precision)]
     if not records:

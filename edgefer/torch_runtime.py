@@ -6,7 +6,6 @@ directory's manifest names weights) so the converted artifacts have an eager bas
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -19,12 +18,13 @@ from edgefer.runner.runtimes.base import Runtime, TensorInfo
 
 def _model_source(spec: str):
     """A zoo model name, or a converted directory whose manifest says what was converted."""
+    from edgefer.convert.manifest import read_manifest
     from edgefer.convert.model_source import resolve_model
 
     manifest_path = Path(spec) / "manifest.json"
     if not manifest_path.is_file():
         return resolve_model(model=spec)
-    manifest = json.loads(manifest_path.read_text())
+    manifest = read_manifest(spec)
     src, inp = manifest.get("source") or {}, manifest.get("input") or {}
     weights = (manifest.get("weights") or {}).get("path")
     if weights and not os.path.isfile(weights):

@@ -10,6 +10,7 @@ import json
 from datetime import datetime, timezone
 from pathlib import Path
 
+from edgefer.errors import EdgeferError
 from edgefer.runner.files import sha256_file
 
 MANIFEST_NAME = "manifest.json"
@@ -40,6 +41,12 @@ def new_manifest(**fields) -> dict:
     }
 
 
-def read_manifest(out_dir: Path) -> dict:
-    with open(Path(out_dir) / MANIFEST_NAME) as f:
-        return json.load(f)
+def read_manifest(out_dir: str | Path) -> dict:
+    """The manifest of a converted directory; a one-line EdgeferError when it is missing or bad."""
+    path = Path(out_dir) / MANIFEST_NAME
+    if not path.is_file():
+        raise EdgeferError(f"{out_dir} is a directory without {MANIFEST_NAME} (not a converted artifact directory)")
+    try:
+        return json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise EdgeferError(f"invalid manifest {path}: {exc}") from None
