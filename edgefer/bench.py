@@ -51,27 +51,14 @@ def resolve_jobs(artifact: str, fmt: str | None = None, precision: str | None = 
     return [Job(os.path.join(artifact, a["file"]), a.get("precision"), manifest, a) for a in records]
 
 
-def _load_target(name: str):
-    try:
-        from edgefer.targets import load_target
-    except ImportError:  # target profiles not installed: only the in-process local run is possible
-        if name != "local":
-            raise EdgeferError(f"unknown target '{name}' (target profiles are not available in this install)")
-        return None
-    return load_target(name)
-
-
 def _energy_setting(mode: str, target: Any, nominal_power_w: float | None) -> tuple[Any, float | None]:
     """--energy mode -> (runner energy argument, nominal power)."""
     if mode not in ENERGY_MODES:
         raise EdgeferError(f"invalid --energy '{mode}' (choose from: {', '.join(ENERGY_MODES)})")
-    spec = target.energy if target is not None else None
-    nominal = nominal_power_w or (spec.nominal_power_w if spec is not None else None)
+    nominal = nominal_power_w or target.energy.nominal_power_w
     if mode in ("none", "estimate"):
         return mode, nominal
-    if spec is None:
-        return ("auto" if mode == "auto" else {"type": "rapl"}), nominal
-    meter = spec.meter_spec()
+    meter = target.energy.meter_spec()
     if mode == "measure" and meter.get("type") == "none":
         raise EdgeferError(f"target '{target.name}' has no energy meter; use --energy estimate or none")
     # auto: a profile meter that is missing here gives energy null with the reason; measure: an error
@@ -88,12 +75,11 @@ def _enrich(report: dict[str, Any], job: Job, target: Any, label: str | None) ->
         report["artifact"]["precision"] = job.record.get("precision") or report["artifact"]["precision"]
         ver = job.record.get("verification") or {}
         report["accuracy"] = ver.get("metrics") or None
-    if target is not None:
-        report["target"] = target.summary()
-        if target.emulated and not report["environment"].get("emulated"):
-            # the profile knows it is an emulator even if the runner could not tell
-            report["environment"]["emulated"] = True
-            report["environment"]["emulator"] = target.emulator or "emulated (per target profile)"
+    report["target"] = target.summary()
+    if target.emulated and not report["environment"].get("emulated"):
+        # the profile knows it is an emulator even if the runner could not tell
+        report["environment"]["emulated"] = True
+        report["environment"]["emulator"] = target.emulator or "emulated (per target profile)"
     report["label"] = label
 
 
@@ -150,38 +136,36 @@ def bench(
     """
     from edgefer.report import validate_report
     from edgefer.runner.files import write_json_atomic
+    from edgefer.targets import load_target
 
-    tgt = _load_target(target)
-    d = tgt.bench if tgt is not None else None
+    tgt = load_target(target)
+    d = tgt.bench
     jobs = resolve_jobs(artifact, fmt, precision, runtime)
     energy_arg, nominal = _energy_setting(energy, tgt, nominal_power_w)
     reports = []
     for job in jobs:
         is_tflite = job.path.endswith(".tflite")
         settings: dict[str, Any] = {
-            "runs": runs if runs is not None else (d.runs if d else 100),
-            "warmup": warmup if warmup is not None else (d.warmup if d else 10),
-            "min_seconds": min_seconds if min_seconds is not None else (d.min_seconds if d else 0.0),
+            "runs": runs if runs is not None else d.runs,
+            "warmup": warmup if warmup is not None else d.warmup,
+            "min_seconds": min_seconds if min_seconds is not None else d.min_seconds,
             "batch_size": batch_size,
-            "threads": threads or (d.threads if d else None)
-            or (tgt.runtimes.tflite.threads if tgt is not None and is_tflite else None),
-            "cpus": cpus or (d.cpus if d else None),
-            "cooldown_s": cooldown_s if cooldown_s is not None else (d.cooldown_s if d else 0.0),
-            "providers": tgt.runtimes.onnxruntime.providers if tgt is not None and not is_tflite and runtime != "torch" else None,
-            "xnnpack": tgt.runtimes.tflite.xnnpack if tgt is not None and is_tflite else None,
+            "threads": threads or d.threads or (tgt.runtimes.tflite.threads if is_tflite else None),
+            "cpus": cpus or d.cpus,
+            "cooldown_s": cooldown_s if cooldown_s is not None else d.cooldown_s,
+            "providers": tgt.runtimes.onnxruntime.providers if not is_tflite and runtime != "torch" else None,
+            "xnnpack": tgt.runtimes.tflite.xnnpack if is_tflite else None,
             "input_shape": input_shape, "energy": energy_arg, "nominal_power_w": nominal, "idle_s": idle_s,
             "runtime": runtime if runtime != "torch" else None, "precision": job.precision,
-            "target": tgt.summary() if tgt is not None else None,
+            "target": tgt.summary(),
         }
         progress = on_progress(job) if on_progress is not None else None
         # in-process only for the plain local machine; an emulated "local" board runs under its wrapper
-        if tgt is not None and (tgt.connection.type != "local" or tgt.emulated):
+        if tgt.connection.type != "local" or tgt.emulated:
             if runtime == "torch":
                 raise EdgeferError("--runtime torch is a host-only reference; it cannot run on a remote target")
-            try:
-                from edgefer.deploy import bench_remote
-            except ImportError:
-                raise EdgeferError(f"target '{tgt.name}' is remote ({tgt.connection.type}) but edgefer.deploy is not available") from None
+            from edgefer.deploy import bench_remote
+
             report = bench_remote(job.path, tgt, _runner_args(settings), _event_adapter(progress))
         else:
             report = _bench_local(job, settings, runtime, progress)
