@@ -183,8 +183,8 @@ def per_sample_ms(rep: dict) -> np.ndarray:
     return np.asarray(rep["timing"]["samples_ns"], dtype=np.float64) / 1e6 / _batch(rep)
 
 
-def _summary(rep: dict, label: str, path: str | None) -> ReportSummary:
-    ms = per_sample_ms(rep)
+def _summary(rep: dict, label: str, path: str | None, ms: np.ndarray) -> ReportSummary:
+    """`ms` is per_sample_ms(rep), computed once by the caller."""
     p50, p90, p99 = np.percentile(ms, [50, 90, 99])
     energy = rep.get("energy") or {}
     art = rep.get("artifact") or {}
@@ -228,7 +228,8 @@ def _scipy_stats():
     return stats
 
 
-def _bootstrap_ratio(base: np.ndarray, other: np.ndarray, stat) -> tuple[float, float]:
+def _bootstrap_ratio(base: np.ndarray, other: np.ndarray, stat):
+    """Percentile-bootstrap CI (low, high) of stat(other)/stat(base); arrays when stat is vector-valued."""
     res = _scipy_stats().bootstrap(
         (base, other),
         lambda a, b, axis: stat(b, axis) / stat(a, axis),
@@ -239,20 +240,23 @@ def _bootstrap_ratio(base: np.ndarray, other: np.ndarray, stat) -> tuple[float, 
         batch=max(1, min(N_RESAMPLES, int(5e6 // max(base.size, other.size)))),  # <= ~40 MB per resample block
         rng=np.random.default_rng(_SEED),
     )
-    return float(res.confidence_interval.low), float(res.confidence_interval.high)
+    return res.confidence_interval.low, res.confidence_interval.high
 
 
 def _latency_metrics(base: np.ndarray, other: np.ndarray, b: ReportSummary, o: ReportSummary) -> list[MetricComparison]:
     out = []
     enough = base.size >= MIN_SAMPLES and other.size >= MIN_SAMPLES
     p_value = float(_scipy_stats().mannwhitneyu(other, base, alternative="two-sided").pvalue) if enough else None
-    for key, q in (("p50_ms", 50), ("p90_ms", 90), ("p99_ms", 99)):
+    keys, qs = ("p50_ms", "p90_ms", "p99_ms"), [50, 90, 99]
+    if enough:  # one bootstrap for the three percentiles: same resamples, same intervals as one run each
+        lows, highs = _bootstrap_ratio(base, other, lambda x, axis: np.percentile(x, qs, axis=axis))
+    for i, key in enumerate(keys):
         m = MetricComparison(key, "ms", b.values[key], o.values[key], o.values[key] / b.values[key])
         if not enough:
             m.verdict = f"n/a (fewer than {MIN_SAMPLES} samples)"
             out.append(m)
             continue
-        m.ci_low, m.ci_high = _bootstrap_ratio(base, other, lambda x, axis, q=q: np.percentile(x, q, axis=axis))
+        m.ci_low, m.ci_high = float(lows[i]), float(highs[i])
         significant = m.ci_low > 1 or m.ci_high < 1
         if key == "p50_ms":
             m.p_value = p_value
@@ -267,7 +271,7 @@ def _latency_metrics(base: np.ndarray, other: np.ndarray, b: ReportSummary, o: R
                           o.values["throughput_sps"] / b.values["throughput_sps"])
     if enough:
         # throughput ratio = mean(base) / mean(other): bootstrap the ratio of means, inverted.
-        lo, hi = _bootstrap_ratio(other, base, lambda x, axis: np.mean(x, axis=axis))
+        lo, hi = (float(v) for v in _bootstrap_ratio(other, base, lambda x, axis: np.mean(x, axis=axis)))
         tp.ci_low, tp.ci_high = lo, hi
         if lo > 1 or hi < 1:
             tp.verdict, tp.worse = ("better", False) if tp.ratio > 1 else ("worse", True)
@@ -377,16 +381,15 @@ def compare_reports(
     labels = _labels(loaded)
     paths = [p for _, p in loaded]
     bi = _pick_baseline(baseline, labels, paths)
-    summaries = [_summary(rep, lab, path) for (rep, path), lab in zip(loaded, labels)]
-    brep, bsum = loaded[bi][0], summaries[bi]
-    bms = per_sample_ms(brep)
+    per_ms = [per_sample_ms(rep) for rep, _ in loaded]  # once per report
+    summaries = [_summary(rep, lab, path, ms) for (rep, path), lab, ms in zip(loaded, labels, per_ms)]
+    brep, bsum, bms = loaded[bi][0], summaries[bi], per_ms[bi]
     cmp = Comparison(baseline=labels[bi], reports=summaries, metrics={}, warnings=[], threshold=threshold)
-    cmp.samples_ms = {lab: per_sample_ms(rep).tolist() for (rep, _), lab in zip(loaded, labels)}
+    cmp.samples_ms = {lab: ms.tolist() for lab, ms in zip(labels, per_ms)}
     for i, ((rep, _), osum) in enumerate(zip(loaded, summaries)):
         if i == bi:
             continue
-        ms = cmp.samples_ms[osum.label]
-        rows = _latency_metrics(bms, np.asarray(ms), bsum, osum)
+        rows = _latency_metrics(bms, per_ms[i], bsum, osum)
         rows.append(_exact_metric("peak_rss_mb", "MB", bsum, osum, judged=False))
         rows.append(_energy_metric(brep, rep, bsum, osum))
         rows.append(_exact_metric("size_mb", "MB", bsum, osum, judged=True))

@@ -207,7 +207,7 @@ def _convert_dir(out: Path, model: str, s: Settings, step: Step) -> dict:
 
     d = out / "artifacts" / model
     if (d / MANIFEST_NAME).is_file():
-        with contextlib.suppress(OSError, json.JSONDecodeError):
+        with contextlib.suppress(EdgeferError):  # unreadable: convert again
             m = read_manifest(d)
             got = m.get("settings", {})
             calib = m.get("calibration") or {}
@@ -227,8 +227,9 @@ def _convert_dir(out: Path, model: str, s: Settings, step: Step) -> dict:
 def _fill_from_report(row: Row, rep: dict) -> None:
     import numpy as np
 
-    batch = int(rep["settings"].get("batch_size") or 1)
-    ms = np.asarray(rep["timing"]["samples_ns"], dtype=np.float64) / 1e6 / batch
+    from edgefer.compare import per_sample_ms
+
+    ms = per_sample_ms(rep)
     if ms.size:
         row.p50_ms, row.p90_ms = (float(v) for v in np.percentile(ms, [50, 90]))
         row.mean_ms = float(ms.mean())
@@ -248,16 +249,16 @@ def _published(row: Row, pm, convention: str | None) -> None:
     ours = {
         "params": row.params,
         "flops": (row.macs if convention == "MACs" else row.flops) if row.macs is not None else None,
-        "latency": row.p50_ms,
         "throughput": row.throughput_sps,
         "energy": row.energy_j,
         "model_size": row.size_bytes / 1e6 if row.size_bytes else None,
     }
     for f in pm.figures:
         base = f.base_value()
-        mine, ours_stat = ours[f.metric], None
         if f.metric == "latency":  # like for like: the paper's mean against our mean, else our median
             mine, ours_stat = (row.mean_ms, "mean") if f.statistic == "mean" else (row.p50_ms, "p50")
+        else:
+            mine, ours_stat = ours[f.metric], None
         row.published.setdefault(f.metric, []).append({
             "printed": f.printed(), "value": base, "convention": f.convention, "setting": f.setting,
             "dataset": f.dataset, "source": f.source.cite(), "quote": f.source.quote,
@@ -281,6 +282,8 @@ def _check_claims(paper: Paper, rows: list[Row], profiles: dict[str, dict], out:
     from edgefer.compare import compare_reports
 
     checks = []
+    by = {(r.model, r.format, r.precision): r for r in rows}
+    series = sorted({(r.format, r.precision) for r in rows if r.format})
     for c in paper.claims:
         base = dict(id=c.id, statement=c.statement, source=c.source.cite(), metric=c.metric, subject=c.subject,
                     reference=c.reference, direction=c.direction, expected_ratio=c.expected_ratio)
@@ -298,8 +301,6 @@ def _check_claims(paper: Paper, rows: list[Row], profiles: dict[str, dict], out:
         if c.metric != "latency":
             checks.append(ClaimCheck(**base, series=None, outcome=f"not checked (metric {c.metric})"))
             continue
-        by = {(r.model, r.format, r.precision): r for r in rows}
-        series = sorted({(r.format, r.precision) for r in rows if r.format})
         for fmt, prec in series:
             chk = ClaimCheck(**base, series=f"{fmt} {prec}")
             rs, rr = by.get((c.subject, fmt, prec)), by.get((c.reference, fmt, prec))

@@ -64,6 +64,19 @@ def test_twenty_percent_slower_is_significant_and_fails_gate():
     rev.check_gate()
 
 
+def test_joint_percentile_bootstrap_matches_one_bootstrap_per_percentile():
+    from edgefer.compare import _bootstrap_ratio, per_sample_ms
+
+    a, b = synthetic_report(BASE, "a"), synthetic_report(BASE * 1.2, "b")
+    cmp = compare_reports([a, b])
+    xa, xb = per_sample_ms(a), per_sample_ms(b)
+    for key, q in (("p50_ms", 50), ("p90_ms", 90), ("p99_ms", 99)):
+        lo, hi = _bootstrap_ratio(xa, xb, lambda x, axis, q=q: np.percentile(x, q, axis=axis))
+        m = _metric(cmp, "b", key)
+        assert type(m.ci_low) is float and type(m.ci_high) is float
+        assert (m.ci_low, m.ci_high) == (float(lo), float(hi))
+
+
 def test_same_distribution_is_no_significant_change():
     a = synthetic_report(BASE, "a")
     b = synthetic_report(RNG.permutation(BASE), "b")  # same values, other order

@@ -158,3 +158,5 @@ def test_a_conversion_is_reused_only_with_the_same_calibration_data(tmp_path, mo
     other = Settings(formats=("onnx",), precisions=("int8",), calib_data="b.npy")
     assert _convert_dir(tmp_path, "mobilenet_v1", other, step) == {"new": True} and calls == ["b.npy"]
     assert _convert_dir(tmp_path, "mobilenet_v1", Settings(formats=("onnx",), precisions=("int8",)), step) == {"new": True}
+    (d / "manifest.json").write_text("{ truncated")  # a broken manifest is converted again, not an error
+    assert _convert_dir(tmp_path, "mobilenet_v1", same, step) == {"new": True}
