@@ -14,8 +14,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from edgefer.errors import EdgeferError
 
-SCHEMA_VERSION = "1"
-
 
 class _M(BaseModel):
     model_config = ConfigDict(extra="forbid")

@@ -78,11 +78,3 @@ def he_init_convs(module: nn.Module) -> None:
             nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
-
-
-def channels_first_layer_norm(x: torch.Tensor, ln: nn.LayerNorm) -> torch.Tensor:
-    """LayerNorm over channels of an NCHW tensor, written permute -> layer_norm -> permute.
-
-    Why: converters (litert-torch, onnx) lower this form cleanly.
-    """
-    return ln(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)

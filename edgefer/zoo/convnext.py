@@ -28,7 +28,8 @@ class LayerNorm2d(nn.LayerNorm):
     """LayerNorm over the channels of an NCHW tensor (ConvNeXt's 'channels_first' LN).
 
     A subclass (not a wrapper) so the state_dict keys match the reference checkpoints; the
-    forward is the permute -> layer_norm -> permute form of `blocks.channels_first_layer_norm`.
+    forward is written permute -> layer_norm -> permute, the form converters (litert-torch,
+    onnx) lower cleanly.
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from edgefer.zoo.attention import CBAM
-from edgefer.zoo.blocks import ConvBnAct
+from edgefer.zoo.blocks import ConvBnAct, he_init_convs
 from edgefer.zoo.registry import register_model
 
 SEED_003 = "003_9e253a67ccb13943"
@@ -78,14 +78,12 @@ def densenet_features(in_chans: int, block_config=DENSENET121_BLOCKS, growth_rat
     return features, channels
 
 
-def _init_torchvision_style(model: nn.Module) -> None:
+def _init_weights(model: nn.Module) -> None:
+    """He-normal convs (fan_in, as torchvision's DenseNet), zero Linear biases; BatchNorm keeps
+    PyTorch's defaults (weight 1, bias 0)."""
+    he_init_convs(model)
     for m in model.modules():
-        if isinstance(m, nn.Conv2d):
-            nn.init.kaiming_normal_(m.weight)
-        elif isinstance(m, nn.BatchNorm2d):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.Linear):
+        if isinstance(m, nn.Linear):
             nn.init.zeros_(m.bias)
 
 
@@ -96,7 +94,7 @@ class DenseNet(nn.Module):
         super().__init__()
         self.features, channels = densenet_features(in_chans, block_config)
         self.classifier = nn.Linear(channels, num_classes)
-        _init_torchvision_style(self)
+        _init_weights(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(torch.relu(self.features(x)).mean((2, 3)))
@@ -144,7 +142,7 @@ class DCRNet(nn.Module):
             nn.Linear(256, 128), nn.ReLU(inplace=True), nn.Dropout(0.4),
             nn.Linear(128, num_classes),
         )
-        _init_torchvision_style(self)
+        _init_weights(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.conv_block2(self.conv_block1(self.features(x)))

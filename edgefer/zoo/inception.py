@@ -15,7 +15,7 @@ from torch import nn
 from edgefer.errors import EdgeferError
 from edgefer.zoo.attention import CBAM
 from edgefer.zoo.blocks import he_init_convs
-from edgefer.zoo.registry import Preprocessing, register_model
+from edgefer.zoo.registry import register_model
 
 SEED_004 = "004_d63269fea6bde54f"
 # Six unpadded stride-2 reductions: 75x75 is the smallest input leaving a 1x1 map for Mixed_7c.
@@ -222,10 +222,9 @@ class Inception3(nn.Module):
 
 # The paper resizes FER2013's 48x48 gray faces to 299x299 ("Inception requires 299 x 299") and
 # fine-tunes an ImageNet model: 3-channel input (gray replicated), ImageNet normalisation.
-_IMAGENET_RGB = Preprocessing()
 
 
-@register_model(paper=SEED_004, input_size=(299, 299), in_chans=3, preprocessing=_IMAGENET_RGB,
+@register_model(paper=SEED_004, input_size=(299, 299), in_chans=3,
                 description="Inception-v3 (torchvision layout, no aux head at inference), 299x299 RGB")
 def inception_v3(num_classes: int = 7, in_chans: int = 3, **kw) -> nn.Module:
     """Inception-v3 as fine-tuned on FER2013 in seed 004 (GAP + dropout + one FC).
@@ -241,7 +240,7 @@ def inception_v3(num_classes: int = 7, in_chans: int = 3, **kw) -> nn.Module:
     return Inception3(num_classes=num_classes, in_chans=in_chans, cbam=False, **kw)
 
 
-@register_model(paper=SEED_004, input_size=(299, 299), in_chans=3, preprocessing=_IMAGENET_RGB,
+@register_model(paper=SEED_004, input_size=(299, 299), in_chans=3,
                 description="Inception-v3 + CBAM after each of the 11 inception blocks, 299x299 RGB")
 def inception_v3_cbam(num_classes: int = 7, in_chans: int = 3, **kw) -> nn.Module:
     """Inception-v3 with a CBAM (reduction 16, 7x7 spatial kernel) after every inception block.

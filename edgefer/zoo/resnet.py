@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from edgefer.zoo.attention import CBAM
-from edgefer.zoo.registry import Preprocessing, register_model
+from edgefer.zoo.registry import register_model
 
 SEED_004 = "004_d63269fea6bde54f"
 RESNET50_LAYERS = (3, 4, 6, 3)
@@ -87,10 +87,9 @@ class ResNet(nn.Module):
 # The paper resizes FER2013's 48x48 gray faces to 224x224 for VGG/ResNet ("VGG and ResNet
 # require 224 x 224") and fine-tunes ImageNet models, so the input is 3-channel (gray replicated)
 # with ImageNet normalisation.
-_IMAGENET_RGB = Preprocessing()
 
 
-@register_model(paper=SEED_004, input_size=(224, 224), in_chans=3, preprocessing=_IMAGENET_RGB,
+@register_model(paper=SEED_004, input_size=(224, 224), in_chans=3,
                 description="ResNet-50 (v1.5, torchvision layout), 224x224 RGB")
 def resnet50(num_classes: int = 7, in_chans: int = 3, **kw) -> nn.Module:
     """ResNet-50 as fine-tuned on FER2013 in seed 004 (GAP + one FC to the 7 classes).
@@ -105,7 +104,7 @@ def resnet50(num_classes: int = 7, in_chans: int = 3, **kw) -> nn.Module:
     return ResNet(num_classes=num_classes, in_chans=in_chans, cbam=False, **kw)
 
 
-@register_model(paper=SEED_004, input_size=(224, 224), in_chans=3, preprocessing=_IMAGENET_RGB,
+@register_model(paper=SEED_004, input_size=(224, 224), in_chans=3,
                 description="ResNet-50 + CBAM in every bottleneck (seed 004's best model), 224x224 RGB")
 def resnet50_cbam(num_classes: int = 7, in_chans: int = 3, **kw) -> nn.Module:
     """ResNet-50 with CBAM (reduction 16, 7x7 spatial kernel) in all 16 bottlenecks.

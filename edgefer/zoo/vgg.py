@@ -13,7 +13,7 @@ from torch import nn
 
 from edgefer.errors import EdgeferError
 from edgefer.zoo.attention import CBAM
-from edgefer.zoo.registry import Preprocessing, register_model
+from edgefer.zoo.registry import register_model
 
 SEED_004 = "004_d63269fea6bde54f"
 VGG19_STAGES = ((64, 64), (128, 128), (256, 256, 256, 256), (512, 512, 512, 512), (512, 512, 512, 512))
@@ -72,10 +72,9 @@ class VGG(nn.Module):
 
 # The paper resizes FER2013's 48x48 gray faces to 224x224 ("VGG and ResNet require 224 x 224")
 # and fine-tunes ImageNet models: 3-channel input (gray replicated), ImageNet normalisation.
-_IMAGENET_RGB = Preprocessing()
 
 
-@register_model(paper=SEED_004, input_size=(224, 224), in_chans=3, preprocessing=_IMAGENET_RGB,
+@register_model(paper=SEED_004, input_size=(224, 224), in_chans=3,
                 description="VGG-19 with the paper's 4096-4096 FC head, 224x224 RGB")
 def vgg19(num_classes: int = 7, in_chans: int = 3, **kw) -> nn.Module:
     """VGG-19 as fine-tuned on FER2013 in seed 004.
@@ -90,7 +89,7 @@ def vgg19(num_classes: int = 7, in_chans: int = 3, **kw) -> nn.Module:
     return VGG(num_classes=num_classes, in_chans=in_chans, cbam=False, **kw)
 
 
-@register_model(paper=SEED_004, input_size=(224, 224), in_chans=3, preprocessing=_IMAGENET_RGB,
+@register_model(paper=SEED_004, input_size=(224, 224), in_chans=3,
                 description="VGG-19 + CBAM after each of the five conv stages, 224x224 RGB")
 def vgg19_cbam(num_classes: int = 7, in_chans: int = 3, **kw) -> nn.Module:
     """VGG-19 with a CBAM (reduction 16, 7x7 spatial kernel) after every conv stage.
