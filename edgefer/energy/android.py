@@ -11,6 +11,7 @@ import os
 
 from edgefer.energy.base import Meter
 from edgefer.errors import EdgeferError
+from edgefer.runner.files import read_text
 
 DEFAULT_SUPPLY = "/sys/class/power_supply/battery"
 
@@ -51,11 +52,8 @@ class AndroidMeter(Meter):
         self.read()
 
     def _status(self) -> str | None:
-        try:
-            with open(os.path.join(self.dir, "status")) as f:
-                return f.read().strip().lower()
-        except OSError:
-            return None
+        status = read_text(os.path.join(self.dir, "status"))
+        return status.lower() if status is not None else None
 
     def read(self) -> float:
         with open(self._cur) as fc, open(self._volt) as fv:

@@ -28,18 +28,9 @@ class RaplMeter(Meter):
             raise EdgeferError(
                 f"RAPL counter not readable: {self.path}", hint="root only since Linux 5.10; run as root or chmod a+r it"
             )
-        self.max_range_j = self._read_int(os.path.join(self.dir, "max_energy_range_uj"), default=0) * 1e-6
+        max_uj = read_text(os.path.join(self.dir, "max_energy_range_uj"))
+        self.max_range_j = (int(max_uj) if max_uj and max_uj.isdigit() else 0) * 1e-6
         self.rail = read_text(os.path.join(self.dir, "name")) or os.path.basename(self.dir)
-
-    @staticmethod
-    def _read_int(path: str, default: int | None = None) -> int:
-        try:
-            with open(path) as f:
-                return int(f.read().strip())
-        except (OSError, ValueError):
-            if default is None:
-                raise
-            return default
 
     def read(self) -> float:
         with open(self.path) as f:

@@ -118,12 +118,10 @@ def emulation(root: str = "/") -> tuple[bool, str | None]:
 
 def module_version(name: str) -> str | None:
     try:
-        from importlib.metadata import PackageNotFoundError, version
+        from importlib.metadata import version
 
         return version(name)
-    except (ImportError, PackageNotFoundError):
-        return None
-    except Exception:
+    except Exception:  # not installed, or broken metadata: the report says null
         return None
 
 
