@@ -12,14 +12,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from _bench_models import reference_logits, tiny_conv_onnx
+
 from edgefer.errors import EdgeferError
 from edgefer.runner import envinfo
 from edgefer.runner.loadgen import LoadResult, run_load
+from edgefer.runner.options import parse_cpus
 from edgefer.runner.runtimes import open_runtime, runtime_for
 from edgefer.runner.runtimes.base import Runtime, TensorInfo, dequantize, quantize
-from edgefer.runner.session import parse_cpus, run_bench
+from edgefer.runner.session import run_bench
 from edgefer.runner.stats import summarize
 
 REPO = Path(__file__).resolve().parents[1]

@@ -4,22 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import json
-import signal
 import sys
 from typing import Iterator, Optional
 
 import typer
-
-from edgefer.errors import EdgeferError
-
-
-def _ints(text: str | None, flag: str) -> list[int] | None:
-    if not text:
-        return None
-    try:
-        return [int(v) for v in text.replace("x", ",").split(",")]
-    except ValueError:
-        raise EdgeferError(f"{flag} takes comma-separated integers, got {text!r}") from None
 
 
 @contextlib.contextmanager
@@ -28,7 +16,13 @@ def _progress(console, enabled: bool) -> Iterator:
     if not enabled:
         yield lambda job: None
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
 
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=False) as prog:
@@ -45,10 +39,6 @@ def _progress(console, enabled: bool) -> Iterator:
             return update
 
         yield for_job
-
-
-def _sigterm(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt  # like Ctrl-C: the run keeps its samples and is reported partial
 
 
 def bench_cmd(
@@ -87,15 +77,15 @@ def bench_cmd(
 
     from edgefer.bench import bench
     from edgefer.report import render, validate_report
-    from edgefer.runner.session import parse_cpus
+    from edgefer.runner.options import interrupt_on_sigterm, parse_cpus, parse_shape
 
-    signal.signal(signal.SIGTERM, _sigterm)
+    interrupt_on_sigterm()
     console = Console(stderr=True)
     with _progress(console, enabled=not as_json and sys.stderr.isatty()) as on_progress:
         reports = bench(
             artifact, target=target, runtime=runtime, fmt=fmt, precision=precision, runs=runs, warmup=warmup,
             min_seconds=min_seconds, batch_size=batch_size, threads=threads, cpus=parse_cpus(cpus),
-            cooldown_s=cooldown, input_shape=_ints(input_shape, "--input-shape"), energy=energy,
+            cooldown_s=cooldown, input_shape=parse_shape(input_shape), energy=energy,
             nominal_power_w=nominal_power_w, idle_s=idle_seconds, label=label, out=out, on_progress=on_progress,
         )
     if as_json:

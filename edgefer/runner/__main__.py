@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import signal
 import sys
 from typing import Any
 
@@ -32,15 +31,6 @@ def _probe() -> dict[str, Any]:
 def _jsonl_progress(phase: str, done: int, total: int) -> None:
     sys.stderr.write(json.dumps({"event": "progress", "done": done, "total": total, "phase": phase}) + "\n")
     sys.stderr.flush()
-
-
-def _shape(text: str | None) -> list[int] | None:
-    if not text:
-        return None
-    try:
-        return [int(d) for d in text.replace("x", ",").split(",")]
-    except ValueError:
-        raise EdgeferError(f"invalid --input-shape '{text}' (expected e.g. 1,1,48,48)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -79,7 +69,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def _bench(a: argparse.Namespace) -> int:
     from edgefer.runner.files import write_json_atomic
-    from edgefer.runner.session import parse_cpus, run_bench
+    from edgefer.runner.options import parse_cpus, parse_shape
+    from edgefer.runner.session import run_bench
 
     target = None
     if a.target_json:
@@ -91,7 +82,7 @@ def _bench(a: argparse.Namespace) -> int:
         a.artifact, runtime=a.runtime, runs=a.runs, warmup=a.warmup, min_seconds=a.min_seconds,
         batch_size=a.batch_size, threads=a.threads, cpus=parse_cpus(a.cpus), cooldown_s=a.cooldown,
         providers=a.providers.split(",") if a.providers else None, xnnpack=a.xnnpack,
-        input_shape=_shape(a.input_shape), energy=a.energy, nominal_power_w=a.nominal_power_w,
+        input_shape=parse_shape(a.input_shape), energy=a.energy, nominal_power_w=a.nominal_power_w,
         energy_rate_hz=a.energy_rate_hz, idle_s=a.idle_seconds, precision=a.precision, target=target,
         on_progress=_jsonl_progress if a.progress == "jsonl" else None,
     )
@@ -113,13 +104,11 @@ def _infer(a: argparse.Namespace) -> int:
     return 0
 
 
-def _sigterm(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt  # same path as Ctrl-C: keep the samples, mark partial
-
-
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    signal.signal(signal.SIGTERM, _sigterm)
+    from edgefer.runner.options import interrupt_on_sigterm
+
+    interrupt_on_sigterm()
     try:
         if args.cmd == "probe":
             print(json.dumps(_probe()))

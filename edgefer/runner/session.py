@@ -39,20 +39,6 @@ def artifact_info(path: str, precision: str | None = None) -> dict[str, Any]:
             "sha256": sha256_file(path) if is_file else None}
 
 
-def parse_cpus(text: str | None) -> list[int] | None:
-    """'0,1' or '0-3' -> [0, 1] / [0, 1, 2, 3]."""
-    if not text:
-        return None
-    cpus: list[int] = []
-    try:
-        for part in str(text).split(","):
-            lo, _, hi = part.strip().partition("-")
-            cpus.extend(range(int(lo), int(hi or lo) + 1))
-    except ValueError:
-        raise EdgeferError(f"invalid --cpus '{text}' (expected e.g. 0,1 or 0-3)")
-    return cpus
-
-
 def _open_energy(energy: str | dict[str, Any] | None, nominal_power_w: float | None, rate_hz: float | None):
     """-> (EnergyRecorder | None, report-if-no-recorder | None)."""
     from edgefer.energy import auto_meter, open_meter
