@@ -10,8 +10,8 @@ from torch import nn
 
 from edgefer.cli.main import run
 from edgefer.errors import EdgeferError
-from edgefer.profile import profile_model
-from edgefer.zoo import get_entry, list_models
+from edgefer.profile import count_params, profile_model
+from edgefer.zoo import create_model, get_entry, list_models
 
 
 class _Attn(nn.Module):
@@ -91,3 +91,6 @@ def test_models_json_lists_every_model(capsys):
     assert [r["name"] for r in rows] == list_models()
     for r in rows:
         assert r["params"] > 0 and r["paper"] and len(r["class_names"]) == 7
+    # counted on the meta device: the same count as a real model
+    real = {name: count_params(create_model(name))[0] for name in ("mobilenet_v1", "dcrnet", "ctan")}
+    assert {r["name"]: r["params"] for r in rows if r["name"] in real} == real
