@@ -135,3 +135,8 @@ def test_activation_type_follows_target_profile():
     assert _default_activation_type("rpi4")[0] == "U8"  # Cortex-A72: no dot-product
     with pytest.raises(EdgeferError, match="unknown target"):
         _default_activation_type("no_such_board")
+    # no target: this machine, by the same rule (x86_64 -> U8; aarch64 only with dot-product -> S8)
+    from edgefer.targets import load_target
+
+    act, why = _default_activation_type(None)
+    assert act == load_target("local").int8_activation_type() and why.startswith("host ")

@@ -8,7 +8,6 @@ half-way therefore leaves no file that looks like a finished artifact.
 from __future__ import annotations
 
 import contextlib
-import platform
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -90,15 +89,12 @@ class ConvertResult:
 
 
 def _default_activation_type(target: str | None) -> tuple[str, str]:
-    """(U8|S8, why): the target profile decides; without one, the host architecture does."""
-    if target:
-        from edgefer.targets import load_target
+    """(U8|S8, why): the target profile decides; without one, this machine's profile (`local`,
+    which reads the host's arch and CPU flags), by the same rule as every board's."""
+    from edgefer.targets import load_target
 
-        return load_target(target).int8_activation_type(), f"target {target}"
-    machine = platform.machine().lower()
-    # ARM cores with dot-product run S8S8 kernels; x86 onnxruntime is fastest with U8 activations
-    act = "S8" if machine in ("aarch64", "arm64") else "U8"
-    return act, f"host {machine}"
+    t = load_target(target or "local")
+    return t.int8_activation_type(), f"target {target}" if target else f"host {t.arch} (local profile)"
 
 
 def _check_choices(values: tuple[str, ...], allowed: tuple[str, ...], flag: str) -> tuple[str, ...]:
