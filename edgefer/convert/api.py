@@ -17,7 +17,7 @@ from typing import Callable, ContextManager
 import numpy as np
 
 from edgefer.convert.manifest import MANIFEST_NAME, artifact_record, new_manifest
-from edgefer.convert.onnx_quant import ACTIVATION_TYPES, CALIBRATION_METHODS
+from edgefer.convert.onnx_quant import check_quant_options
 from edgefer.convert.verify import (
     DEFAULT_PARITY_TOL,
     agreement,
@@ -226,10 +226,8 @@ def convert(opts: ConvertOptions, step: Step | None = None, check: bool = True) 
         raise EdgeferError(f"--calib-samples must be >= 1, got {opts.calib_samples}")
     if opts.tflite_io not in ("int8", "float32"):
         raise EdgeferError(f"--tflite-io must be int8 or float32, got {opts.tflite_io!r}")
-    if opts.activation_type and opts.activation_type.upper() not in ACTIVATION_TYPES:
-        raise EdgeferError(f"--activation-type must be U8 or S8, got {opts.activation_type!r}")
-    if opts.calibration.lower() not in CALIBRATION_METHODS:
-        raise EdgeferError(f"--calibration must be one of {', '.join(CALIBRATION_METHODS)}, got {opts.calibration!r}")
+    # checked before the slow steps (quantize_onnx_int8 checks them again as a library call)
+    check_quant_options(opts.activation_type or "U8", opts.calibration)
     if opts.activation_type:
         act, act_why = opts.activation_type.upper(), "--activation-type"
     else:

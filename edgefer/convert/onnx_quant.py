@@ -29,6 +29,16 @@ class _Reader:
         return next(self._it, None)
 
 
+def check_quant_options(activation_type: str, calibration: str) -> tuple[str, str]:
+    """-> (U8|S8, minmax|entropy|percentile), or a one-line error naming the flag."""
+    act, method = activation_type.upper(), calibration.lower()
+    if act not in ACTIVATION_TYPES:
+        raise EdgeferError(f"--activation-type must be U8 or S8, got {activation_type!r}")
+    if method not in CALIBRATION_METHODS:
+        raise EdgeferError(f"--calibration must be one of {', '.join(CALIBRATION_METHODS)}, got {calibration!r}")
+    return act, method
+
+
 def _pre_process(src: Path, dst: Path) -> dict:
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
@@ -58,12 +68,7 @@ def quantize_onnx_int8(
         quantize_static,
     )
 
-    act = activation_type.upper()
-    if act not in ACTIVATION_TYPES:
-        raise EdgeferError(f"--activation-type must be U8 or S8, got {activation_type!r}")
-    method = calibration.lower()
-    if method not in CALIBRATION_METHODS:
-        raise EdgeferError(f"--calibration must be one of {', '.join(CALIBRATION_METHODS)}, got {calibration!r}")
+    act, method = check_quant_options(activation_type, calibration)
     if len(calib_nchw) == 0:
         raise EdgeferError("no calibration samples")
     t0 = time.perf_counter()
