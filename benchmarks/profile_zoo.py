@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 
 from rich.console import Console
 from rich.table import Table
@@ -24,6 +22,7 @@ from edgefer.errors import EdgeferError
 from edgefer.papers import load_papers
 from edgefer.profile import profile_zoo_model
 from edgefer.reproduce import flops_convention
+from edgefer.runner.files import write_text_atomic
 from edgefer.zoo import get_entry, list_models
 
 
@@ -87,10 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     data = rows()
     Console(width=max(Console().width, 200)).print(render(data))
     if args.json:
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(args.json)) or ".", suffix=".tmp")
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=2)
-        os.replace(tmp, args.json)
+        write_text_atomic(args.json, json.dumps(data, indent=2))
     return 0
 
 

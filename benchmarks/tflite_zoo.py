@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +21,7 @@ import torch
 from torch import nn
 
 from edgefer.convert.tflite import export_tflite_fp32, quantize_tflite_int8
+from edgefer.runner.loadgen import run_load
 from edgefer.runner.runtimes import open_runtime
 from edgefer.zoo import create_model, get_entry
 
@@ -65,19 +65,9 @@ def fit_classifier(model: nn.Module, shape: tuple[int, ...], n: int) -> nn.Modul
 
 
 def latency_ns(rt, runs: int) -> list[int]:
+    """`runs` timed batch-1 calls after 5 warm-up calls, by the harness's own load generator."""
     feed = rt.make_inputs(1)
-    for _ in range(5):
-        rt.run(feed)
-    samples = []
-    for _ in range(runs):
-        t = time.perf_counter_ns()
-        rt.run(feed)
-        samples.append(time.perf_counter_ns() - t)
-    return samples
-
-
-def delegate_partitions(rt) -> int:
-    return sum(op["op_name"] == "DELEGATE" for op in rt._interp._get_ops_details())
+    return run_load(lambda: rt.run(feed), runs, warmup=5).samples_ns
 
 
 def main() -> None:
@@ -117,8 +107,8 @@ def main() -> None:
         "fp32_synthetic_acc": float((ref.argmax(1) == y).mean()),
         "int8_synthetic_acc": float((y8.argmax(1) == y).mean()),
         "int8_top1_agreement": float((y8.argmax(1) == ref.argmax(1)).mean()),
-        "threads": 1, "xnnpack_partitions_fp32": delegate_partitions(r32),
-        "xnnpack_partitions_int8": delegate_partitions(r8),
+        "threads": 1, "xnnpack_partitions_fp32": r32.delegate_nodes,
+        "xnnpack_partitions_int8": r8.delegate_nodes,
         "fp32_p50_ms": round(p32, 2), "int8_p50_ms": round(p8, 2), "int8_over_fp32_latency": round(p8 / p32, 3),
     }))
 

@@ -108,6 +108,11 @@ class LiteRTRuntime(Runtime):
         except AttributeError:  # private API missing in some tflite_runtime builds
             return -1
 
+    @property
+    def delegate_nodes(self) -> int:
+        """DELEGATE nodes in the execution plan (XNNPACK partitions); -1 when unknown."""
+        return self._delegate_nodes
+
     def run(self, feeds: list[np.ndarray]) -> list[np.ndarray]:
         for idx, feed in zip(self._in_idx, feeds):
             self._interp.set_tensor(idx, feed)
