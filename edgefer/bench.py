@@ -1,22 +1,26 @@
 """`bench()`: benchmark artifacts on a target and return validated reports (host side).
 
-Local targets run the device-side runner in-process (the same `edgefer.runner` code a board
-runs); remote ones go through `edgefer.deploy.bench_remote`. The host then adds what only it
-knows (model params/MACs from the manifest, the target summary), validates the report against
-the pydantic schema and, if asked, writes it atomically.
+Every target runs the device-side runner (`python -m edgefer.runner bench`) in processes of its
+own, one per repeat (edgefer/bench_hosts.py): a child process on the local machine, a deployed
+runner on a board. The host interleaves the repeats of several artifacts, holds the board lock,
+merges each artifact's repeats, adds what only it knows (model params/MACs from the manifest,
+the target summary), validates the report against the pydantic schema and writes it atomically.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import sys
 from dataclasses import dataclass
 from typing import Any, Callable
 
 from edgefer.errors import EdgeferError
 from edgefer.runner.loadgen import ProgressFn
+from edgefer.runner.settings import BenchSettings
 
 ENERGY_MODES = ("auto", "measure", "estimate", "none")
+MAX_REPEAT = 1000
 
 
 @dataclass
@@ -48,14 +52,31 @@ def resolve_jobs(artifact: str, fmt: str | None = None, precision: str | None = 
         have = ", ".join(f"{a.get('format')}/{a.get('precision')}" for a in manifest.get("artifacts", [])) or "none"
         raise EdgeferError(f"no artifact in {artifact} matches format={fmt or 'any'} precision={precision or 'any'} "
                            f"(it has: {have})")
-    return [Job(os.path.join(artifact, a["file"]), a.get("precision"), manifest, a) for a in records]
+    jobs = [Job(os.path.join(artifact, a["file"]), a.get("precision"), manifest, a) for a in records]
+    for job in jobs:
+        _check_sha256(job)
+    return jobs
+
+
+def _check_sha256(job: Job) -> None:
+    """A file that no longer matches its manifest entry must not be benchmarked under its label."""
+    from edgefer.runner.files import sha256_file
+
+    want = (job.record or {}).get("sha256")
+    if not os.path.isfile(job.path):
+        raise EdgeferError(f"{job.path} is listed in the manifest but missing", hint="re-run edgefer convert")
+    if want and sha256_file(job.path) != want:
+        raise EdgeferError(f"{job.path} does not match its manifest entry (sha256 differs): it was changed after "
+                           f"conversion, so its precision/format labels cannot be trusted", hint="re-run edgefer convert")
 
 
 def _energy_setting(mode: str, target: Any, nominal_power_w: float | None) -> tuple[Any, float | None]:
     """--energy mode -> (runner energy argument, nominal power)."""
     if mode not in ENERGY_MODES:
         raise EdgeferError(f"invalid --energy '{mode}' (choose from: {', '.join(ENERGY_MODES)})")
-    nominal = nominal_power_w or target.energy.nominal_power_w
+    if nominal_power_w is not None and (isinstance(nominal_power_w, bool) or not nominal_power_w > 0):
+        raise EdgeferError(f"--nominal-power-w must be a positive number of watts, got {nominal_power_w!r}")
+    nominal = nominal_power_w if nominal_power_w is not None else target.energy.nominal_power_w
     if mode in ("none", "estimate"):
         return mode, nominal
     meter = target.energy.meter_spec()
@@ -83,28 +104,63 @@ def _enrich(report: dict[str, Any], job: Job, target: Any, label: str | None) ->
     report["label"] = label
 
 
-def _runner_args(settings: dict[str, Any]) -> list[str]:
-    """The same settings as `python -m edgefer.runner bench` flags (for remote targets)."""
-    args: list[str] = []
-    for key, flag in (("runs", "--runs"), ("warmup", "--warmup"), ("min_seconds", "--min-seconds"),
-                      ("batch_size", "--batch-size"), ("threads", "--threads"), ("cooldown_s", "--cooldown"),
-                      ("runtime", "--runtime"), ("precision", "--precision"), ("nominal_power_w", "--nominal-power-w"),
-                      ("idle_s", "--idle-seconds")):
-        if settings.get(key) is not None:
-            args += [flag, str(settings[key])]
-    if settings.get("cpus"):
-        args += ["--cpus", ",".join(map(str, settings["cpus"]))]
-    if settings.get("providers"):
-        args += ["--providers", ",".join(settings["providers"])]
-    if settings.get("xnnpack") is not None:
-        args.append("--xnnpack" if settings["xnnpack"] else "--no-xnnpack")
-    if settings.get("input_shape"):
-        args += ["--input-shape", ",".join(map(str, settings["input_shape"]))]
-    energy = settings.get("energy")
-    args += ["--energy", json.dumps(energy) if isinstance(energy, dict) else str(energy)]
-    if settings.get("target") is not None:
-        args += ["--target-json", json.dumps(settings["target"])]
-    return args
+def _settings_for(job: Job, tgt: Any, runtime: str | None, o: dict[str, Any]) -> BenchSettings:
+    """One job's BenchSettings: the command's values, else the target profile's `bench:` defaults."""
+    d = tgt.bench
+    is_tflite = job.path.endswith(".tflite")
+    pick = lambda key, default: o[key] if o.get(key) is not None else default  # noqa: E731
+    return BenchSettings(
+        runs=pick("runs", d.runs), warmup=pick("warmup", d.warmup), min_seconds=pick("min_seconds", d.min_seconds),
+        batch_size=o.get("batch_size") or 1,
+        threads=o.get("threads") or d.threads or (tgt.runtimes.tflite.threads if is_tflite else None),
+        cpus=tuple(o.get("cpus") or d.cpus or ()) or None, cooldown_s=pick("cooldown_s", d.cooldown_s),
+        runtime=runtime,
+        providers=tuple(tgt.runtimes.onnxruntime.providers) if not is_tflite and runtime != "torch" else None,
+        xnnpack=tgt.runtimes.tflite.xnnpack if is_tflite else None,
+        input_shape=tuple(o["input_shape"]) if o.get("input_shape") else None, precision=job.precision,
+        energy=o["energy"], nominal_power_w=o["nominal_power_w"], idle_s=o["idle_s"],
+    ).validate()
+
+
+def check_out(out: str | None, n_jobs: int) -> None:
+    """Refuse an --out that cannot take the reports before anything is measured."""
+    if out is None:
+        return
+    if n_jobs > 1 and os.path.exists(out) and not os.path.isdir(out):
+        raise EdgeferError(f"--out {out} is a file, but {n_jobs} reports need a directory",
+                           hint="give a directory (it is created) or a file with --format/--precision for one report")
+    probe = out if (n_jobs > 1 or os.path.isdir(out)) else (os.path.dirname(os.path.abspath(out)) or ".")
+    existing = probe
+    while existing and not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if existing and not os.path.isdir(existing):
+        raise EdgeferError(f"--out {out}: {existing} is a file, not a directory")
+    if existing and not os.access(existing, os.W_OK):
+        raise EdgeferError(f"--out {out}: {existing} is not writable")
+
+
+def save_report(path: str, report: dict[str, Any]) -> None:
+    """Write a report atomically; if that fails, keep it in a fallback file and say where, in one line."""
+    from edgefer.runner.files import write_json_atomic
+
+    try:
+        write_json_atomic(path, report)
+        return
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+    import tempfile
+    import time
+
+    name = f"edgefer-report-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{os.path.basename(path) or 'report.json'}"
+    for folder in (tempfile.gettempdir(), os.path.expanduser("~"), os.getcwd()):
+        fallback = os.path.join(folder, name)
+        try:
+            write_json_atomic(fallback, report)
+        except OSError:
+            continue
+        raise EdgeferError(f"cannot write {path} ({reason}); the measured report was saved to {fallback}")
+    sys.stdout.write(json.dumps(report) + "\n")
+    raise EdgeferError(f"cannot write {path} ({reason}) nor a fallback file; the report was printed to stdout")
 
 
 def bench(
@@ -125,107 +181,126 @@ def bench(
     energy: str = "auto",
     nominal_power_w: float | None = None,
     idle_s: float = 2.0,
+    repeat: int | None = None,
+    lock_timeout_s: float | None = None,
     label: str | None = None,
     out: str | None = None,
     on_progress: Callable[[Job], ProgressFn | None] | None = None,
+    on_wait: Callable[[str], None] | None = None,
+    install_deps: bool = False,
 ) -> list[dict[str, Any]]:
     """Benchmark one artifact (or each one in a converted directory); one validated report each.
 
-    Unset settings come from the target profile's `bench:` defaults. With `out`, a single report
-    is written to that file; several reports go into `out` as a directory, one `<file>.json` each.
+    Each report has `repeat` repeats (default: the target profile's), each a fresh runner process;
+    the repeats of several artifacts are interleaved (A B C A B C ...) so slow drift hits all
+    alike. Unset settings come from the target profile's `bench:` defaults. With `out`, a single
+    report is written to that file; several reports go into `out` as a directory, one
+    `<file>.json` each, rewritten after every round of repeats.
     """
-    from edgefer.report import validate_report
-    from edgefer.runner.files import write_json_atomic
+    jobs = resolve_jobs(artifact, fmt, precision, runtime)
+    return bench_jobs(jobs, target=target, runtime=runtime, runs=runs, warmup=warmup, min_seconds=min_seconds,
+                      batch_size=batch_size, threads=threads, cpus=cpus, cooldown_s=cooldown_s,
+                      input_shape=input_shape, energy=energy, nominal_power_w=nominal_power_w, idle_s=idle_s,
+                      repeat=repeat, lock_timeout_s=lock_timeout_s, labels=[label] * len(jobs),
+                      outs=[report_path(out, job, len(jobs)) for job in jobs] if out else None,
+                      on_progress=on_progress, on_wait=on_wait, install_deps=install_deps, out_hint=out)
+
+
+def bench_jobs(
+    jobs: list[Job],
+    *,
+    target: str = "local",
+    runtime: str | None = None,
+    labels: list[str | None] | None = None,
+    outs: list[str] | None = None,
+    repeat: int | None = None,
+    lock_timeout_s: float | None = None,
+    on_progress: Callable[[Job], ProgressFn | None] | None = None,
+    on_wait: Callable[[str], None] | None = None,
+    install_deps: bool = False,
+    out_hint: str | None = None,
+    **options: Any,
+) -> list[dict[str, Any]]:
+    """Benchmark several jobs on one target with interleaved repeats (used by bench, reproduce, studies)."""
+    from edgefer.bench_hosts import open_host
     from edgefer.targets import load_target
 
     tgt = load_target(target)
-    d = tgt.bench
-    jobs = resolve_jobs(artifact, fmt, precision, runtime)
-    energy_arg, nominal = _energy_setting(energy, tgt, nominal_power_w)
-    reports = []
-    for job in jobs:
-        is_tflite = job.path.endswith(".tflite")
-        settings: dict[str, Any] = {
-            "runs": runs if runs is not None else d.runs,
-            "warmup": warmup if warmup is not None else d.warmup,
-            "min_seconds": min_seconds if min_seconds is not None else d.min_seconds,
-            "batch_size": batch_size,
-            "threads": threads or d.threads or (tgt.runtimes.tflite.threads if is_tflite else None),
-            "cpus": cpus or d.cpus,
-            "cooldown_s": cooldown_s if cooldown_s is not None else d.cooldown_s,
-            "providers": tgt.runtimes.onnxruntime.providers if not is_tflite and runtime != "torch" else None,
-            "xnnpack": tgt.runtimes.tflite.xnnpack if is_tflite else None,
-            "input_shape": input_shape, "energy": energy_arg, "nominal_power_w": nominal, "idle_s": idle_s,
-            "runtime": runtime if runtime != "torch" else None, "precision": job.precision,
-            "target": tgt.summary(),
-        }
-        progress = on_progress(job) if on_progress is not None else None
-        # in-process only for the plain local machine; an emulated "local" board runs under its wrapper
-        if tgt.connection.type != "local" or tgt.emulated:
-            if runtime == "torch":
-                raise EdgeferError("--runtime torch is a host-only reference; it cannot run on a remote target")
-            from edgefer.deploy import bench_remote
+    if runtime == "torch" and (tgt.connection.type != "local" or tgt.emulated):
+        raise EdgeferError("--runtime torch is a host-only reference; it cannot run on a remote target")
+    k = repeat if repeat is not None else tgt.bench.repeat
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_REPEAT:
+        raise EdgeferError(f"--repeat must be an integer between 1 and {MAX_REPEAT}, got {k!r}")
+    timeout = lock_timeout_s if lock_timeout_s is not None else tgt.bench.lock_timeout_s
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 <= timeout <= 7 * 24 * 3600:
+        raise EdgeferError(f"--lock-timeout must be between 0 and 604800 seconds, got {timeout!r}")
+    energy_arg, nominal = _energy_setting(options.get("energy", "auto"), tgt, options.get("nominal_power_w"))
+    opts = {**options, "energy": energy_arg, "nominal_power_w": nominal, "idle_s": options.get("idle_s", 2.0)}
+    settings = [_settings_for(job, tgt, runtime, opts) for job in jobs]
+    labels = labels or [None] * len(jobs)
+    if out_hint is not None:
+        check_out(out_hint, len(jobs))
+    for o in outs or []:
+        check_out(o, 1)
+    host = open_host(tgt, install_deps)
+    host.prepare([job.path for job in jobs])
+    repeats: list[list[dict]] = [[] for _ in jobs]
+    progress = [on_progress(job) if on_progress is not None else None for job in jobs]
+    merged: list[dict | None] = [None] * len(jobs)
+    stopped = False
+    with host.hold(timeout, on_wait) as exclusive:
+        try:
+            for i in range(k):
+                for j, job in enumerate(jobs):
+                    rep = host.run_repeat(job.path, settings[j], i, _event_adapter(progress[j], i, k))
+                    repeats[j].append(rep)
+                    if rep.get("partial"):
+                        stopped = True
+                        break
+                if stopped:
+                    break
+                _finish_all(jobs, repeats, merged, tgt, labels, exclusive, outs)  # a later failure keeps these
+        except KeyboardInterrupt:
+            stopped = True  # between two repeats: what was measured is kept and marked partial
+        if stopped:
+            _finish_all(jobs, repeats, merged, tgt, labels, exclusive, outs, planned=k)
+    return [m for m in merged if m is not None]
 
-            report = bench_remote(job.path, tgt, _runner_args(settings), _event_adapter(progress))
-        else:
-            report = _bench_local(job, settings, runtime, progress)
-        _enrich(report, job, tgt, label)
+
+def _finish_all(jobs: list[Job], repeats: list[list[dict]], merged: list[dict | None], tgt: Any,
+                labels: list[str | None], exclusive: dict, outs: list[str] | None, planned: int | None = None) -> None:
+    """Merge each job's repeats so far into its report, validate it and write it. `planned`: the run
+    was stopped early; a report with fewer repeats than that is marked partial."""
+    from edgefer.report import validate_report
+    from edgefer.runner.repeats import merge_repeats
+
+    for j, job in enumerate(jobs):
+        if not repeats[j]:
+            continue
+        report = merge_repeats(repeats[j])
+        if planned is not None and not report["partial"] and len(repeats[j]) < planned:
+            report["partial"] = True
+            report["partial_reason"] = f"interrupted on the host after {len(repeats[j])} of {planned} repeats"
+        _enrich(report, job, tgt, labels[j])
+        report["exclusive"] = exclusive
         validate_report(report, f"report of {os.path.basename(job.path)}")
-        reports.append(report)
-        if out is not None:  # each report as soon as it exists: a later failure keeps it
-            write_json_atomic(report_path(out, job, len(jobs)), report)
-        if report["partial"]:
-            break  # interrupted or crashed: do not start the next artifact
-    return reports
+        merged[j] = report
+        if outs is not None:
+            save_report(outs[j], report)
 
 
-def _event_adapter(progress: ProgressFn | None) -> Callable[[dict], None] | None:
-    """deploy hands over the runner's jsonl events as dicts; the progress bar takes (phase, done, total)."""
+def _event_adapter(progress: ProgressFn | None, index: int, k: int) -> Callable[[dict], None] | None:
+    """The runner's jsonl events as dicts -> the progress bar's (phase, done, total), per repeat."""
     if progress is None:
         return None
 
     def on_event(event: dict) -> None:
         if event.get("event") == "progress":
-            progress(str(event.get("phase")), int(event.get("done", 0)), int(event.get("total", 0)))
+            phase = str(event.get("phase"))
+            progress(f"repeat {index + 1}/{k} {phase}" if k > 1 else phase,
+                     int(event.get("done", 0)), int(event.get("total", 0)))
 
     return on_event
-
-
-def _bench_local(job: Job, s: dict[str, Any], runtime: str | None, progress: ProgressFn | None) -> dict[str, Any]:
-    from edgefer.runner.session import run_bench
-
-    opener = None
-    loaded: list[Any] = []  # the torch runtime the opener built, for its model facts
-    if runtime == "torch":
-        from edgefer.torch_runtime import TorchRuntime
-
-        def opener() -> TorchRuntime:
-            rt = TorchRuntime()
-            rt.load(job.path, s["threads"], {"input_shape": s["input_shape"]} if s["input_shape"] else None)
-            loaded.append(rt)
-            return rt
-
-    report = run_bench(
-        job.path, runtime=s["runtime"], opener=opener, runs=s["runs"], warmup=s["warmup"],
-        min_seconds=s["min_seconds"], batch_size=s["batch_size"], threads=s["threads"], cpus=s["cpus"],
-        cooldown_s=s["cooldown_s"], providers=s["providers"], xnnpack=s["xnnpack"], input_shape=s["input_shape"],
-        energy=s["energy"], nominal_power_w=s["nominal_power_w"], idle_s=s["idle_s"], precision=s["precision"],
-        target=s["target"], on_progress=progress,
-    )
-    if runtime == "torch":
-        report["artifact"]["format"] = "torch"
-        if loaded:
-            report["model"] = _torch_model_info(loaded[0])
-    return report
-
-
-def _torch_model_info(rt: Any) -> dict[str, Any]:
-    """Name, params and MACs of the eager model (edgefer.profile, batch 1)."""
-    from edgefer.profile import profile_model
-
-    shape = tuple(d if d is not None else 1 for d in rt.inputs[0].shape)
-    p = profile_model(rt.model, shape, name=rt.model_name)
-    return {"name": rt.model_name, "params": p.params_total, "macs": p.macs, "flops": p.flops}
 
 
 def report_path(out: str, job: Job, n_jobs: int) -> str:

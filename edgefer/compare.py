@@ -4,14 +4,19 @@
     cmp.table()         # rich Table;  cmp.markdown() -> str;  cmp.to_dict() -> JSON-able
     cmp.check_gate()    # raises GateFailed on a significant regression beyond the threshold
 
-Latency is compared per sample (ms per batch / batch size) from the raw `timing.samples_ns`:
-- the ratio other/baseline of the p50, p90 and p99 with a bootstrap 95% confidence interval
-  (scipy.stats.bootstrap, percentile method, the two reports resampled independently);
-- a two-sided Mann-Whitney U test (scipy.stats.mannwhitneyu) of the two sample sets.
-A latency change is significant when its confidence interval excludes 1 and, for the p50,
-also p < ALPHA. Throughput gets a bootstrap interval of the ratio of means (it is
-batch / mean time). Energy differences count when they exceed the combined uncertainty of the
-two meters; artifact size is exact. Peak RSS is one reading per run: shown, never judged.
+Latency is compared per sample (ms per batch / batch size), repeat by repeat. A report's p50
+(p90, p99, mean) is the mean over its repeats of each repeat's p50; its 95% interval, and that of
+the ratio other/baseline, come from a two-level bootstrap: resample repeats, then samples within
+each (edgefer/runner/hierarchical.py, after Kalibera & Jones, ISMM 2013), the two reports
+independently. So the between-run variance, which dominates on real machines, is in every interval.
+- "faster"/"slower" only when the ratio's interval excludes 1;
+- the gate (`threshold`) fails only when the slowdown's lower bound exceeds the threshold:
+  significantly worse *by more than* T;
+- with one repeat on either side the between-run variance is unknown: latency gets no verdict, and
+  a gate on it is an error (exit 2) unless `within_run=True` asks for the within-run interval.
+The p-value is a Mann-Whitney U test of the per-repeat p50s (pooled samples would be
+anti-conservative). Throughput gets the interval of the ratio of mean times. Energy differences
+count when they exceed the combined uncertainty; artifact size is exact. Peak RSS: shown, never judged.
 """
 
 from __future__ import annotations
@@ -48,6 +53,8 @@ class MetricComparison:
     verdict: str = "n/a"  # faster/slower, better/worse, lower/higher, no significant change, n/a (why)
     worse: bool = False  # significantly worse than the baseline
     note: str | None = None
+    method: str | None = None  # how the interval was made: "repeats" or "within-run only (...)"
+    undecided: bool = False  # no verdict possible (too few repeats or samples)
 
 
 @dataclass
@@ -62,6 +69,7 @@ class ReportSummary:
     values: dict[str, float | None]  # metric -> value (see METRICS)
     energy_status: str | None
     energy_reason: str | None
+    repeats: int = 1
 
 
 @dataclass
@@ -73,6 +81,7 @@ class Comparison:
     warnings: list[str]
     threshold: float | None
     regressions: list[str] = field(default_factory=list)
+    undecided: list[str] = field(default_factory=list)  # latency pairs with too few repeats to judge
     samples_ms: dict[str, list[float]] = field(default_factory=dict, repr=False)  # per sample, for plots
 
     def to_dict(self) -> dict[str, Any]:
@@ -82,9 +91,16 @@ class Comparison:
         return d
 
     def check_gate(self) -> None:
-        """Raise GateFailed when a threshold was given and something regressed beyond it."""
-        if self.threshold is not None and self.regressions:
+        """Raise GateFailed when a threshold was given and something regressed beyond it; an
+        EdgeferError (exit 2) when latency could not be judged: a gate must not pass silently."""
+        if self.threshold is None:
+            return
+        if self.regressions:
             raise GateFailed(f"regression beyond {self.threshold:.1%}: " + "; ".join(self.regressions))
+        if self.undecided:
+            raise EdgeferError("not enough repeats to judge latency: " + "; ".join(self.undecided),
+                               hint="bench with --repeat >= 2 (the default), or pass --within-run to judge "
+                                    "on within-run variance only")
 
     def table(self):
         from rich.markup import escape
@@ -108,7 +124,8 @@ class Comparison:
             cells = [f"{name} [{unit}]"] + [self._cell(r, key, digits, rich=False) for r in self.reports]
             lines.append("| " + " | ".join(cells) + " |")
         out = "\n".join(lines) + "\n"
-        out += "\nRatios are value / baseline; [lo, hi] is the bootstrap 95% CI of the ratio; p is the Mann-Whitney U p-value.\n"
+        out += ("\nRatios are value / baseline; [lo, hi] is the 95% interval of the ratio from a two-level bootstrap "
+                "(repeats, then samples); p is the Mann-Whitney U p-value of the per-repeat p50s.\n")
         if self.warnings:
             out += "\n" + "\n".join(f"- warning: {w}" for w in self.warnings) + "\n"
         if self.regressions:
@@ -183,9 +200,12 @@ def per_sample_ms(rep: dict) -> np.ndarray:
     return np.asarray(rep["timing"]["samples_ns"], dtype=np.float64) / 1e6 / _batch(rep)
 
 
-def _summary(rep: dict, label: str, path: str | None, ms: np.ndarray) -> ReportSummary:
-    """`ms` is per_sample_ms(rep), computed once by the caller."""
-    p50, p90, p99 = np.percentile(ms, [50, 90, 99])
+def _summary(rep: dict, label: str, path: str | None, groups: list[np.ndarray]) -> ReportSummary:
+    """`groups` is repeat_groups(rep), computed once by the caller; values are means over repeats."""
+    from edgefer.runner.hierarchical import point_estimate
+
+    p50, p90, p99, mean = point_estimate(groups, _STATS)
+    ms = np.concatenate(groups)
     energy = rep.get("energy") or {}
     art = rep.get("artifact") or {}
     env = rep.get("environment") or {}
@@ -202,13 +222,14 @@ def _summary(rep: dict, label: str, path: str | None, ms: np.ndarray) -> ReportS
             "p50_ms": float(p50),
             "p90_ms": float(p90),
             "p99_ms": float(p99),
-            "throughput_sps": float(1e3 / ms.mean()),
+            "throughput_sps": float(1e3 / mean),
             "peak_rss_mb": (rep.get("resources") or {}).get("peak_rss_mb"),
             "energy_j": energy.get("energy_per_inference_j") if energy.get("status") in ("measured", "estimated") else None,
             "size_mb": size / 1e6 if size else None,
         },
         energy_status=energy.get("status"),
         energy_reason=energy.get("reason"),
+        repeats=len(groups),
     )
 
 
@@ -228,59 +249,69 @@ def _scipy_stats():
     return stats
 
 
-def _bootstrap_ratio(base: np.ndarray, other: np.ndarray, stat):
-    """Percentile-bootstrap CI (low, high) of stat(other)/stat(base); arrays when stat is vector-valued."""
-    res = _scipy_stats().bootstrap(
-        (base, other),
-        lambda a, b, axis: stat(b, axis) / stat(a, axis),
-        n_resamples=N_RESAMPLES,
-        confidence_level=CONFIDENCE,
-        method="percentile",
-        vectorized=True,
-        batch=max(1, min(N_RESAMPLES, int(5e6 // max(base.size, other.size)))),  # <= ~40 MB per resample block
-        rng=np.random.default_rng(_SEED),
-    )
-    return res.confidence_interval.low, res.confidence_interval.high
+_STATS = ("p50", "p90", "p99", "mean")
 
 
-def _latency_metrics(base: np.ndarray, other: np.ndarray, b: ReportSummary, o: ReportSummary) -> list[MetricComparison]:
-    out = []
-    enough = base.size >= MIN_SAMPLES and other.size >= MIN_SAMPLES
-    p_value = float(_scipy_stats().mannwhitneyu(other, base, alternative="two-sided").pvalue) if enough else None
-    keys, qs = ("p50_ms", "p90_ms", "p99_ms"), [50, 90, 99]
-    if enough:  # one bootstrap for the three percentiles: same resamples, same intervals as one run each
-        lows, highs = _bootstrap_ratio(base, other, lambda x, axis: np.percentile(x, qs, axis=axis))
-    for i, key in enumerate(keys):
-        m = MetricComparison(key, "ms", b.values[key], o.values[key], o.values[key] / b.values[key])
-        if not enough:
-            m.verdict = f"n/a (fewer than {MIN_SAMPLES} samples)"
-            out.append(m)
-            continue
-        m.ci_low, m.ci_high = float(lows[i]), float(highs[i])
-        significant = m.ci_low > 1 or m.ci_high < 1
-        if key == "p50_ms":
-            m.p_value = p_value
-            significant = significant and p_value < ALPHA
-        if not significant:
-            m.verdict = "no significant change"
-        else:
-            m.verdict = "slower" if m.ratio > 1 else "faster"
-            m.worse = m.ratio > 1
-        out.append(m)
-    tp = MetricComparison("throughput_sps", "samples/s", b.values["throughput_sps"], o.values["throughput_sps"],
-                          o.values["throughput_sps"] / b.values["throughput_sps"])
-    if enough:
-        # throughput ratio = mean(base) / mean(other): bootstrap the ratio of means, inverted.
-        lo, hi = (float(v) for v in _bootstrap_ratio(other, base, lambda x, axis: np.mean(x, axis=axis)))
-        tp.ci_low, tp.ci_high = lo, hi
-        if lo > 1 or hi < 1:
-            tp.verdict, tp.worse = ("better", False) if tp.ratio > 1 else ("worse", True)
-        else:
-            tp.verdict = "no significant change"
-    else:
-        tp.verdict = f"n/a (fewer than {MIN_SAMPLES} samples)"
+def repeat_groups(rep: dict) -> list[np.ndarray]:
+    """Per-sample ms, one array per repeat (a schema "1" report is one group)."""
+    b = _batch(rep)
+    reps = [r for r in (rep.get("repeats") or []) if r.get("samples_ns")]
+    if not reps:
+        return [per_sample_ms(rep)]
+    return [np.asarray(r["samples_ns"], dtype=np.float64) / 1e6 / b for r in reps]
+
+
+def _latency_metrics(bg: list[np.ndarray], og: list[np.ndarray], b: ReportSummary, o: ReportSummary,
+                     within_run: bool) -> list[MetricComparison]:
+    from edgefer.runner.hierarchical import bootstrap, interval, point_estimate
+
+    pb, po = point_estimate(bg, _STATS), point_estimate(og, _STATS)
+    keys = ("p50_ms", "p90_ms", "p99_ms")
+    out = [MetricComparison(k, "ms", float(pb[i]), float(po[i]), float(po[i] / pb[i])) for i, k in enumerate(keys)]
+    tp = MetricComparison("throughput_sps", "samples/s", float(1e3 / pb[3]), float(1e3 / po[3]), float(pb[3] / po[3]))
     out.append(tp)
+    enough_samples = min(sum(g.size for g in bg), sum(g.size for g in og)) >= MIN_SAMPLES
+    hierarchical = len(bg) >= 2 and len(og) >= 2
+    if not enough_samples or not (hierarchical or within_run):
+        why = (f"fewer than {MIN_SAMPLES} samples" if not enough_samples else
+               f"one repeat in {b.label if len(bg) < 2 else o.label}: between-run variance unknown")
+        for m in out:
+            m.verdict, m.undecided = f"n/a ({why})", True
+        return out
+    db = bootstrap(bg, _STATS, seed=_SEED, within_only=not hierarchical)
+    do = bootstrap(og, _STATS, seed=_SEED + 1, within_only=not hierarchical)
+    lo, hi = interval(do / db, CONFIDENCE)
+    tlo, thi = interval(db[:, 3] / do[:, 3], CONFIDENCE)  # throughput ratio = mean time ratio inverted
+    method = "repeats" if hierarchical else "within-run only (between-run variance ignored)"
+    for i, m in enumerate(out[:3]):
+        m.ci_low, m.ci_high, m.method = float(lo[i]), float(hi[i]), method
+        if m.ci_low > 1 or m.ci_high < 1:
+            m.verdict, m.worse = ("slower", True) if m.ratio > 1 else ("faster", False)
+        else:
+            m.verdict = "no significant change"
+    tp.ci_low, tp.ci_high, tp.method = float(tlo), float(thi), method
+    if tp.ci_low > 1 or tp.ci_high < 1:
+        tp.verdict, tp.worse = ("better", False) if tp.ratio > 1 else ("worse", True)
+    else:
+        tp.verdict = "no significant change"
+    if hierarchical:
+        p50b = [float(np.percentile(g, 50)) for g in bg]
+        p50o = [float(np.percentile(g, 50)) for g in og]
+        out[0].p_value = float(_scipy_stats().mannwhitneyu(p50o, p50b, alternative="two-sided").pvalue)
+    else:
+        out[0].p_value = float(_scipy_stats().mannwhitneyu(og[0], bg[0], alternative="two-sided").pvalue)
     return out
+
+
+def regression_excess(m: MetricComparison) -> float | None:
+    """How much worse than the baseline the metric is *at least* (the interval's favourable end),
+    as a fraction; exact metrics use their ratio."""
+    lower_is_better = METRICS[m.metric][2]
+    if m.ratio is None:
+        return None
+    if m.ci_low is not None and m.ci_high is not None:
+        return (m.ci_low - 1) if lower_is_better else (1 - m.ci_high)
+    return (m.ratio - 1) if lower_is_better else (1 - m.ratio)
 
 
 def _energy_metric(brep: dict, orep: dict, b: ReportSummary, o: ReportSummary) -> MetricComparison:
@@ -367,11 +398,14 @@ def compare_reports(
     reports: Iterable[str | Path | dict],
     baseline: str | int | None = None,
     threshold: float | None = None,
+    within_run: bool = False,
 ) -> Comparison:
     """Compare bench reports (paths or report dicts) against a baseline (default: the first).
 
-    `threshold` (e.g. 0.05): a metric that is significantly worse by more than this fraction
-    is listed in `regressions`; `check_gate()` turns that into GateFailed.
+    `threshold` (e.g. 0.05): a metric whose interval says it is worse by more than this fraction
+    is listed in `regressions`; `check_gate()` turns that into GateFailed. `within_run=True`
+    judges reports with a single repeat on their within-run interval (explicit opt-in: that
+    interval ignores between-run variance, see the module docstring).
     """
     loaded = [_load(r) for r in reports]
     if len(loaded) < 2:
@@ -381,31 +415,53 @@ def compare_reports(
     labels = _labels(loaded)
     paths = [p for _, p in loaded]
     bi = _pick_baseline(baseline, labels, paths)
-    per_ms = [per_sample_ms(rep) for rep, _ in loaded]  # once per report
-    summaries = [_summary(rep, lab, path, ms) for (rep, path), lab, ms in zip(loaded, labels, per_ms)]
-    brep, bsum, bms = loaded[bi][0], summaries[bi], per_ms[bi]
+    groups = [repeat_groups(rep) for rep, _ in loaded]  # once per report
+    summaries = [_summary(rep, lab, path, g) for (rep, path), lab, g in zip(loaded, labels, groups)]
+    brep, bsum = loaded[bi][0], summaries[bi]
     cmp = Comparison(baseline=labels[bi], reports=summaries, metrics={}, warnings=[], threshold=threshold)
-    cmp.samples_ms = {lab: ms.tolist() for lab, ms in zip(labels, per_ms)}
+    cmp.samples_ms = {lab: np.concatenate(g).tolist() for lab, g in zip(labels, groups)}
     for i, ((rep, _), osum) in enumerate(zip(loaded, summaries)):
         if i == bi:
             continue
-        rows = _latency_metrics(bms, per_ms[i], bsum, osum)
+        rows = _latency_metrics(groups[bi], groups[i], bsum, osum, within_run)
         rows.append(_exact_metric("peak_rss_mb", "MB", bsum, osum, judged=False))
         rows.append(_energy_metric(brep, rep, bsum, osum))
         rows.append(_exact_metric("size_mb", "MB", bsum, osum, judged=True))
         cmp.metrics[osum.label] = rows
         cmp.warnings += environment_warnings(brep, rep, bsum.label, osum.label)
+        cmp.warnings += workload_warnings(brep, rep, bsum.label, osum.label)
         for lab, s in ((bsum.label, bsum), (osum.label, osum)):
             if s.n_samples < MIN_SAMPLES:
                 cmp.warnings.append(f"{lab}: only {s.n_samples} samples, too few for a test")
+            if s.repeats < 2:
+                cmp.warnings.append(f"{lab}: {s.repeats} repeat, so its between-run variance is unknown"
+                                    + (" (judged on within-run variance only, as asked)" if within_run else
+                                       "; latency gets no verdict (bench with --repeat >= 2)"))
         if threshold is not None:
             for m in rows:
-                if not m.worse or m.ratio is None:
+                if m.undecided and m.metric == "p50_ms":
+                    cmp.undecided.append(f"{osum.label} vs {bsum.label}: {m.verdict[5:-1]}")
+                if not m.worse:
                     continue
-                # lower-is-better metrics regress by how much they grew, the others by how much they fell
-                excess = m.ratio - 1 if METRICS[m.metric][2] else 1 - m.ratio
-                if excess > threshold:
-                    cmp.regressions.append(f"{osum.label} {METRICS[m.metric][0]} {m.verdict} by {excess:.1%} "
+                excess = regression_excess(m)
+                if excess is not None and excess > threshold:
+                    at_least = "at least " if m.ci_low is not None else ""
+                    cmp.regressions.append(f"{osum.label} {METRICS[m.metric][0]} {m.verdict} by {at_least}{excess:.1%} "
                                            f"(x{m.ratio:.3f} vs {bsum.label})")
     cmp.warnings = list(dict.fromkeys(cmp.warnings))
     return cmp
+
+
+def workload_warnings(base: dict, other: dict, bl: str, ol: str) -> list[str]:
+    """Reports of different models or inputs: the ratio then compares different work."""
+    w = []
+    bm, om = (base.get("model") or {}).get("name"), (other.get("model") or {}).get("name")
+    if bm and om and bm != om:
+        w.append(f"{ol} vs {bl}: different models ({om} vs {bm})")
+    shapes = lambda r: [i.get("shape") for i in ((r.get("runtime") or {}).get("inputs") or [])]  # noqa: E731
+    if shapes(base) and shapes(other) and shapes(base) != shapes(other):
+        w.append(f"{ol} vs {bl}: different inputs ({shapes(other)} vs {shapes(base)})")
+    bsi, osi = (base.get("settings") or {}).get("input_shape"), (other.get("settings") or {}).get("input_shape")
+    if bsi != osi:
+        w.append(f"{ol} vs {bl}: different --input-shape ({osi} vs {bsi})")
+    return w

@@ -23,7 +23,7 @@ class Artifact(_M):
     path: str
     file: str
     format: Literal["onnx", "tflite", "torch"]
-    precision: Literal["fp32", "int8"] | None = None
+    precision: Literal["fp32", "int8", "fp16"] | None = None
     size_bytes: int | None = None
     sha256: str | None = None
 
@@ -93,6 +93,7 @@ class Settings(_M):
     energy: str | dict[str, Any] | None = None
     idle_s: float | None = None
     input_shape: list[int] | None = None
+    repeat: int = 1  # independent runner processes (schema "1" reports: always one)
 
 
 class Timing(_M):
@@ -113,11 +114,53 @@ class Statistics(_M):
     p99_ms: float
     per_sample_p50_ms: float
     throughput_sps: float | None = None
+    between_repeats: "BetweenRepeats | None" = None  # None: a schema "1" report, no between-run estimate
+
+
+class BetweenRepeats(_M):
+    repeats: int
+    p50_ms_per_repeat: list[float]  # per sample (ms / batch size)
+    mean_p50_ms: float | None = None
+    cv: float | None = None  # std / mean of the per-repeat p50s; None with one repeat
+    ci95_p50_ms: list[float] | None = None
+    method: str | None = None
 
 
 class Resources(_M):
     peak_rss_mb: float | None = None
+    rss_before_load_mb: float | None = None  # the runner process after importing the runtime
+    model_rss_mb: float | None = None  # peak minus before-load: what loading and running the model cost
+    threads: int | None = None
     cpu_utilization_pct: float | None = None
+    measured_in: str | None = None  # whose memory this is (schema "1" local reports: the host process's)
+
+
+class Repeat(_M):
+    """One repeat = one runner process: its own load, warm-up and timed runs."""
+
+    index: int
+    pid: int | None = None
+    started_utc: str | None = None
+    partial: bool = False
+    partial_reason: str | None = None
+    load_ms: float | None = None
+    first_inference_ms: float | None = None
+    samples_ns: list[int]
+    rss_before_load_mb: float | None = None
+    peak_rss_mb: float | None = None
+    model_rss_mb: float | None = None
+    threads: int | None = None
+    cpu_utilization_pct: float | None = None
+    temperatures_before: dict[str, float] = Field(default_factory=dict)
+    temperatures_after: dict[str, float] = Field(default_factory=dict)
+    throttling: dict[str, Any] | None = None
+    energy: "Energy | None" = None
+
+
+class Exclusive(_M):
+    held: bool
+    lock: str | None = None
+    waited_s: float | None = None
 
 
 class Energy(_M):
@@ -136,7 +179,7 @@ class Energy(_M):
 
 
 class Report(_M):
-    schema_version: Literal["1"]
+    schema_version: Literal["1", "2"]
     kind: Literal["edgefer.bench.report"]
     created_utc: str
     edgefer_version: str
@@ -155,6 +198,17 @@ class Report(_M):
     energy: Energy | None = None
     accuracy: dict[str, Any] | None = None
     label: str | None = None
+    repeats: list[Repeat] | None = None  # None: schema "1" (one run, no between-run estimate)
+    exclusive: Exclusive | None = None  # the board lock held for the run (None: schema "1")
+    warnings: list[str] = Field(default_factory=list)
+
+    @property
+    def has_between_run_estimate(self) -> bool:
+        return bool(self.repeats) and len([r for r in self.repeats if r.samples_ns]) >= 2
+
+
+Statistics.model_rebuild()
+Repeat.model_rebuild()
 
 
 def validate_report(data: dict[str, Any], source: str = "report") -> Report:
@@ -226,15 +280,37 @@ def summary_rows(r: Report) -> list[tuple[str, str]]:
             ("p50 / p90 / p95 / p99", f"{s.p50_ms:.3f} / {s.p90_ms:.3f} / {s.p95_ms:.3f} / {s.p99_ms:.3f} ms"),
             ("min / max", f"{s.min_ms:.3f} / {s.max_ms:.3f} ms"),
             ("throughput", _fmt(s.throughput_sps, " samples/s", 1)),
+            ("repeats", _repeats_text(r)),
         ]
+    res = r.resources
     rows += [
-        ("peak RSS", _fmt(r.resources.peak_rss_mb, " MB", 1)),
+        ("peak RSS", _fmt(res.peak_rss_mb, " MB", 1) + (
+            f" (before load {_fmt(res.rss_before_load_mb, ' MB', 1)}, model +{_fmt(res.model_rss_mb, ' MB', 1)}; "
+            f"{res.measured_in or 'runner process'})" if res.rss_before_load_mb is not None else
+            " (schema 1: the measuring process, which on the local target was edgefer's own)")),
+        ("threads", str(res.threads) if res.threads is not None else "-"),
         ("CPU utilisation", _fmt(r.resources.cpu_utilization_pct, " %", 0)),
         ("energy", _energy_text(r.energy)),
     ]
+    if r.exclusive is not None:
+        rows.append(("board", f"held exclusively ({r.exclusive.lock}; waited {r.exclusive.waited_s:g} s)"
+                     if r.exclusive.held else "NOT held exclusively"))
+    rows += [("warning", w) for w in r.warnings]
     if r.model.params is not None:
         rows.insert(2, ("params / MACs", f"{r.model.params:,} / {r.model.macs:,}" if r.model.macs else f"{r.model.params:,}"))
     return rows
+
+
+def _repeats_text(r: Report) -> str:
+    b = r.statistics.between_repeats if r.statistics else None
+    if b is None:
+        return "1 run (schema 1 report: no between-run estimate)"
+    if b.repeats < 2:
+        return f"{b.repeats} repeat: between-run variance unknown (use --repeat >= 2)"
+    p50s = ", ".join(f"{v:.3f}" for v in b.p50_ms_per_repeat)
+    ci = f", 95% CI [{b.ci95_p50_ms[0]:.3f}, {b.ci95_p50_ms[1]:.3f}] ms" if b.ci95_p50_ms else ""
+    cv = f", between-repeat CV {b.cv:.1%}" if b.cv is not None else ""
+    return f"{b.repeats}: p50 per repeat {p50s} ms; mean {b.mean_p50_ms:.3f} ms{ci}{cv}"
 
 
 def to_markdown(r: Report) -> str:

@@ -65,3 +65,22 @@ class TorchRuntime(Runtime):
 
     def extra_description(self) -> dict[str, Any]:
         return {"threads": self._torch.get_num_threads()}
+
+    def model_info(self) -> dict[str, Any]:
+        """Name, params and MACs of the eager model (edgefer.profile, batch 1)."""
+        from edgefer.profile import profile_model
+
+        shape = tuple(d if d is not None else 1 for d in self.inputs[0].shape)
+        p = profile_model(self.model, shape, name=self.model_name)
+        return {"name": self.model_name, "params": p.params_total, "macs": p.macs, "flops": p.flops}
+
+
+def torch_opener(spec: str, threads: int | None, input_shape: list[int] | None):
+    """An opener for run_bench: loads the eager model in the runner process (host only)."""
+
+    def opener() -> TorchRuntime:
+        rt = TorchRuntime()
+        rt.load(spec, threads, {"input_shape": input_shape} if input_shape else None)
+        return rt
+
+    return opener

@@ -62,6 +62,13 @@ def bench_cmd(
     nominal_power_w: Optional[float] = typer.Option(None, "--nominal-power-w", help="Board power for --energy estimate "
                                                                                    "(default: the target's)."),
     idle_seconds: float = typer.Option(2.0, "--idle-seconds", help="Idle baseline length before the run (with a meter)."),
+    repeat: Optional[int] = typer.Option(None, "--repeat", "-r", help="Repeats: independent runner processes, each "
+                                         "loading the model and timing its own runs (default: the target's "
+                                         "bench.repeat, 5 on the local machine). Two or more give between-run "
+                                         "statistics; compare needs them."),
+    lock_timeout: Optional[float] = typer.Option(None, "--lock-timeout", help="Seconds to wait when another bench "
+                                                 "holds the board (default: the target's, 600)."),
+    install_deps: bool = typer.Option(False, "--install-deps", help="On a board: pip-install a missing numpy/runtime."),
     label: Optional[str] = typer.Option(None, "--label", help="Free-text label stored in the report."),
     out: Optional[str] = typer.Option(None, "--out", "-o", help="Write the report here (atomically); with several "
                                                                 "artifacts, a directory of <file>.json."),
@@ -69,24 +76,39 @@ def bench_cmd(
 ) -> None:
     """Benchmark a model: latency distribution, throughput, memory, CPU and energy, in a versioned JSON report.
 
-    A converted directory benchmarks every artifact in its manifest, one report each (filter with --format/--precision).
+    Every repeat is a fresh runner process (on a board, the emulated board, or this machine), so memory and
+    CPU figures are the model's own; the report keeps each repeat's samples and between-run statistics.
 
-    Ctrl-C keeps the samples measured so far: the report is written, marked partial, and the exit code is 1.
+    A converted directory benchmarks every artifact in its manifest, one report each (filter with
+    --format/--precision), their repeats interleaved. One bench per board at a time: a second one waits.
+
+    Ctrl-C or SIGTERM keeps the samples measured so far (also on a board): the report is written, marked
+    partial, and the exit code is 1.
     """
     from rich.console import Console
 
-    from edgefer.bench import bench
+    from edgefer.bench import ENERGY_MODES, bench
+    from edgefer.cli.checks import PRECISION_CHOICES, RUNTIME_CHOICES, check_choice
     from edgefer.report import render, validate_report
     from edgefer.runner.options import interrupt_on_sigterm, parse_cpus, parse_shape
 
     interrupt_on_sigterm()
     console = Console(stderr=True)
+    check_choice("--runtime", runtime, RUNTIME_CHOICES)
+    check_choice("--format", fmt, ("onnx", "tflite"))
+    check_choice("--precision", precision, PRECISION_CHOICES)
+    check_choice("--energy", energy, ENERGY_MODES)
+
+    def on_wait(holder: str) -> None:
+        console.print(f"waiting for the board: held by {holder}", style="yellow", markup=False, highlight=False)
+
     with _progress(console, enabled=not as_json and sys.stderr.isatty()) as on_progress:
         reports = bench(
             artifact, target=target, runtime=runtime, fmt=fmt, precision=precision, runs=runs, warmup=warmup,
             min_seconds=min_seconds, batch_size=batch_size, threads=threads, cpus=parse_cpus(cpus),
             cooldown_s=cooldown, input_shape=parse_shape(input_shape), energy=energy,
-            nominal_power_w=nominal_power_w, idle_s=idle_seconds, label=label, out=out, on_progress=on_progress,
+            nominal_power_w=nominal_power_w, idle_s=idle_seconds, repeat=repeat, lock_timeout_s=lock_timeout,
+            label=label, out=out, on_progress=on_progress, on_wait=on_wait, install_deps=install_deps,
         )
     if as_json:
         typer.echo(json.dumps(reports[0] if len(reports) == 1 else reports, indent=1))

@@ -32,30 +32,40 @@ def compare(
         None, "--fail-on-regression", metavar="PCT",
         help="Exit 1 when a metric is significantly worse than the baseline by more than PCT (e.g. 5%). For CI gates.",
     ),
+    within_run: bool = typer.Option(
+        False, "--within-run",
+        help="Judge reports with a single repeat on their within-run interval (ignores between-run variance: "
+             "expect false alarms). Without it, latency of a 1-repeat report gets no verdict and a gate on it exits 2.",
+    ),
     plot: Optional[str] = typer.Option(None, "--plot", metavar="PNG", help="Write latency CDFs and percentile bars (matplotlib)."),
     markdown: bool = typer.Option(False, "--markdown", help="Print a Markdown table (for PR comments) instead of a rich table."),
     json_out: Optional[str] = typer.Option(None, "--json", metavar="PATH", help="Also write the comparison as JSON."),
 ) -> None:
     """Compare bench reports: p50/p90/p99 per sample, throughput, memory, energy, size, ratios vs baseline.
 
-    Latency ratios come with a bootstrap 95% confidence interval and a Mann-Whitney U p-value computed from the raw samples; each metric gets a verdict (faster / slower / no significant change).
+    Latency ratios come with a 95% interval from a two-level bootstrap (repeats, then samples within them), so
+    between-run variance is included; "faster"/"slower" only when the interval excludes 1.
 
-    Warns when the environments differ (emulated vs native, runtime versions, threads, batch size, CPU model).
+    Warns when the environments differ (emulated vs native, runtime versions, threads, batch size, CPU model)
+    or the reports are of different models or inputs.
 
-    With --fail-on-regression, a significant regression beyond the threshold exits with status 1 (CI gate).
+    With --fail-on-regression T, exit 1 only when a metric is worse by more than T even at the interval's
+    favourable end (significantly worse by more than T). Reports with one repeat: exit 2 (not enough repeats
+    to judge) unless --within-run.
     """
     from rich.console import Console
 
     from edgefer.compare import compare_reports
 
     threshold = parse_threshold(fail_on_regression) if fail_on_regression is not None else None
-    cmp = compare_reports(reports, baseline=baseline, threshold=threshold)
+    cmp = compare_reports(reports, baseline=baseline, threshold=threshold, within_run=within_run)
     if markdown:
         typer.echo(cmp.markdown(), nl=False)
     else:
         console = Console()
         console.print(cmp.table())
-        console.print("ratios: value / baseline; [lo, hi]: bootstrap 95% CI; p: Mann-Whitney U", style="dim", markup=False)
+        console.print("ratios: value / baseline; [lo, hi]: 95% interval (two-level bootstrap: repeats, then samples); "
+                      "p: Mann-Whitney U of per-repeat p50s", style="dim", markup=False)
         for r in cmp.reports:
             if r.values["energy_j"] is None and r.energy_reason:
                 console.print(f"energy of {r.label}: {r.energy_status} ({r.energy_reason})", style="dim", markup=False)

@@ -54,10 +54,37 @@ for _name in COMMAND_MODULES:
     importlib.import_module(_name).register(app)
 
 
+def _click_exception_types() -> tuple[tuple[type, ...], tuple[type, ...]]:
+    """(usage/parameter errors, aborts) of the click that typer actually uses: typer >= 0.16
+    bundles its own copy (typer._click), older ones use the click package; catch both."""
+    usage: list[type] = []
+    abort: list[type] = [typer.Abort]
+    for mod in ("typer._click.exceptions", "click.exceptions"):
+        try:
+            m = importlib.import_module(mod)
+        except ImportError:
+            continue
+        usage.append(m.ClickException)
+        if hasattr(m, "Abort"):
+            abort.append(m.Abort)
+    return tuple(usage), tuple(abort)
+
+
+def _usage_line(exc: Exception) -> str:
+    """One line: the message, and where to read more (the command's --help)."""
+    message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+    message = " ".join(str(message).split())
+    ctx = getattr(exc, "ctx", None)
+    if ctx is not None and getattr(ctx, "command_path", None):
+        return f"{message} (see '{ctx.command_path} --help')"
+    return message
+
+
 def run(argv: list[str] | None = None) -> int:
-    """Run the CLI; user errors become one line on stderr and a non-zero exit."""
+    """Run the CLI; user errors become one line on stderr and exit 2 (a failed gate: 1)."""
+    usage_errors, aborts = _click_exception_types()
     try:
-        rc = app(args=argv, standalone_mode=False)
+        rc = app(args=argv, standalone_mode=False, prog_name="edgefer")
     except EdgeferError as exc:
         typer.echo(f"error: {exc.one_line()}", err=True)
         return exc.exit_code
@@ -66,15 +93,17 @@ def run(argv: list[str] | None = None) -> int:
         return 130
     except typer.Exit as exc:
         return exc.exit_code
-    except Exception as exc:  # click usage errors and the like
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            return exc.exit_code
-        if isinstance(exc, click.exceptions.Abort):
-            typer.echo("aborted", err=True)
-            return 1
+    except usage_errors as exc:  # unknown option, bad value, missing argument, unknown command
+        if type(exc).__name__ == "NoArgsIsHelpError":  # `edgefer` or `edgefer targets` alone: the help
+            typer.echo(exc.format_message() if hasattr(exc, "format_message") else str(exc))
+            return 0
+        typer.echo(f"error: {_usage_line(exc)}", err=True)
+        code = getattr(exc, "exit_code", 2)
+        return code if code else 2
+    except aborts:
+        typer.echo("aborted", err=True)
+        return 1
+    except Exception as exc:
         if os.environ.get("EDGEFER_DEBUG"):
             raise
         typer.echo(f"error: internal error: {type(exc).__name__}: {exc} (set EDGEFER_DEBUG=1 for a traceback)", err=True)

@@ -44,6 +44,11 @@ class Deployment:
         return self.transport.run(self.runner_argv(*args), step=step, cwd=self.workdir,
                                   env={"PYTHONPATH": self.workdir}, **kwargs)
 
+    def spawn_runner(self, *args: str, step: str):
+        """Start `python -m edgefer.runner ARGS` and return the process at once (pipes on stdio)."""
+        return self.transport.spawn(self.runner_argv(*args), step=step, cwd=self.workdir,
+                                    env={"PYTHONPATH": self.workdir})
+
 
 def open_transport(target: Target) -> Transport:
     kind = target.connection.type

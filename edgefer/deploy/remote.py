@@ -49,23 +49,46 @@ def bench_remote(
     runner_args: list[str],
     on_progress: Callable[[dict], None] | None = None,
 ) -> dict:
-    """Deploy if needed, run `python -m edgefer.runner bench` on the device, return its report.
+    """Deploy if needed, run one `python -m edgefer.runner bench` on the device, return its report.
 
-    runner_args are the runner's bench options (--runs, --threads, ...); --out, --progress
-    and --target-json are added here. A failed run whose report exists on the device
-    (partial: interrupted, crashed, disconnected) returns that report with partial=True
-    and partial_reason saying what happened; a failed run without one raises EdgeferError.
-    """
+    runner_args are the runner's bench options (--runs, --threads, ...). See `run_runner_bench`."""
     t = load_target(target)
     dep = deploy(artifact, t)
-    report_rel = f"reports/{Path(artifact).stem}-{uuid.uuid4().hex[:12]}.json"
-    args = ["bench", dep.artifact, "--out", report_rel, "--progress", "jsonl"]
+    return run_runner_bench(dep, runner_args, on_progress)
+
+
+def run_remote_repeat(dep: Deployment, settings, index: int, on_progress: Callable[[dict], None] | None) -> dict:
+    """One repeat (a fresh runner process on the device) with these BenchSettings."""
+    return run_runner_bench(dep, ["--repeat-index", str(index), *settings.to_argv()], on_progress)
+
+
+def run_runner_bench(dep: Deployment, runner_args: list[str], on_progress: Callable[[dict], None] | None) -> dict:
+    """Run the runner's bench on a deployed device and fetch its report.
+
+    --out, --progress, --pid-file and --target-json are added here. A failed run whose report
+    exists on the device (partial: interrupted, crashed, disconnected) returns that report with
+    partial=True and partial_reason saying what happened; a failed run without one raises
+    EdgeferError. Ctrl-C/SIGTERM on the host stops the runner on the device through its pid
+    file; it writes its partial report, which is fetched and returned (partial=True)."""
+    t = dep.target
+    report_rel = f"reports/{Path(dep.artifact).stem}-{uuid.uuid4().hex[:12]}.json"
+    pid_rel = report_rel + ".pid"
+    args = ["bench", dep.artifact, "--out", report_rel, "--progress", "jsonl", "--pid-file", pid_rel]
     if "--target-json" not in runner_args:
         args += ["--target-json", json.dumps(t.summary(), separators=(",", ":"))]
+
+    def stop_on_device() -> None:
+        # SIGINT takes the runner's Ctrl-C path: it stops timing and writes the partial report
+        dep.transport.run(["sh", "-c", 'p=$(cat -- "$1" 2>/dev/null) && kill -INT "$p" 2>/dev/null; exit 0',
+                           "sh", pid_rel], step="stop the run", cwd=dep.workdir, check=False)
+
     failure: EdgeferError | None = None
+    interrupted = False
     try:
-        res = dep.run_runner(*args, *runner_args, step="bench", on_stderr_line=_progress_router(on_progress), check=False)
-        if res.rc not in (0, 1):  # 1 = partial report written, by the runner contract
+        res = dep.run_runner(*args, *runner_args, step="bench", on_stderr_line=_progress_router(on_progress),
+                             check=False, on_interrupt=stop_on_device)
+        interrupted = res.interrupted
+        if res.rc not in (0, 1) and not interrupted:  # 1 = partial report written, by the runner contract
             failure = dep.transport.command_failed(res, "bench", dep.runner_argv())
     except EdgeferError as exc:  # disconnect and other transport failures mid-run
         failure = exc
@@ -76,12 +99,20 @@ def bench_remote(
             raise failure from None
         raise
     if report is None:
+        if interrupted:
+            raise KeyboardInterrupt
         raise failure or dep.transport.fail("fetch report", f"the runner wrote no report at {report_rel}")
-    if failure is not None and not report.get("partial"):
+    if interrupted:
+        report["partial"] = True
+        report["partial_reason"] = f"{report.get('partial_reason') or 'interrupted'} (stopped on the host by Ctrl-C/SIGTERM)"
+    elif failure is not None and not report.get("partial"):
         report["partial"] = True
         report["partial_reason"] = failure.one_line()
     elif failure is not None:
         report["partial_reason"] = f"{report.get('partial_reason') or 'partial'}; then {failure.one_line()}"
+    if failure is not None or interrupted:
+        for rec in report.get("repeats") or []:
+            rec["partial"], rec["partial_reason"] = True, report["partial_reason"]
     return report
 
 

@@ -22,11 +22,15 @@ from edgefer.targets import Target
 STDERR_TAIL = 20  # lines of device stderr kept for error messages
 
 
+STOP_TIMEOUT_S = 120  # after an interrupt, how long the device gets to write its partial report
+
+
 @dataclass
 class RunResult:
     rc: int
     stdout: bytes
     stderr_tail: list[str]
+    interrupted: bool = False  # Ctrl-C/SIGTERM on the host arrived while it ran (on_interrupt was called)
 
     def last_error(self) -> str:
         """The most telling stderr line: the runner's 'error: ...', else the last one."""
@@ -54,13 +58,21 @@ class Transport(ABC):
         """The error when `result` is the transport's own failure (not the device command's)."""
 
     def _spawn(self, argv: list[str], step: str, stdin: bool) -> subprocess.Popen:
+        # A session of its own: Ctrl-C in the terminal reaches edgefer only, which then stops the
+        # device command cleanly (on_interrupt) instead of the connection dying under it.
         try:
             return subprocess.Popen(
                 argv, stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
             )
         except FileNotFoundError:
             raise self.fail(step, f"'{argv[0]}' is not installed on this machine") from None
+
+    def spawn(self, argv: list[str], *, step: str, cwd: str | None = None,
+              env: dict[str, str] | None = None) -> subprocess.Popen:
+        """Start argv on the device and return at once (stdin/stdout/stderr are pipes): for
+        commands that live as long as a run, like the board-lock holder."""
+        return self._spawn(self._host_argv(command_line(argv, cwd=cwd, env=env)), step, stdin=True)
 
     def run(
         self,
@@ -72,12 +84,18 @@ class Transport(ABC):
         feed: Callable[[object], None] | None = None,
         on_stderr_line: Callable[[str], None] | None = None,
         check: bool = True,
+        on_interrupt: Callable[[], None] | None = None,
     ) -> RunResult:
         """Run argv on the device. `feed(stdin)` writes the command's input; stderr lines are
         passed to `on_stderr_line` as they arrive. Transport failures always raise; a
-        non-zero exit of the device command raises only with check=True."""
+        non-zero exit of the device command raises only with check=True.
+
+        Ctrl-C/SIGTERM (KeyboardInterrupt) while it runs: without `on_interrupt` the command is
+        killed and the interrupt goes on; with it, on_interrupt() is called (it asks the device to
+        stop), the command gets STOP_TIMEOUT_S to finish, and the result says interrupted=True."""
         proc = self._spawn(self._host_argv(command_line(argv, cwd=cwd, env=env)), step, stdin=feed is not None)
         tail: list[str] = []
+        out: list[bytes] = []
 
         def read_stderr() -> None:
             for raw in proc.stderr:
@@ -87,7 +105,8 @@ class Transport(ABC):
                 tail.append(line)
                 del tail[:-STDERR_TAIL]
 
-        threads = [threading.Thread(target=read_stderr, daemon=True)]
+        threads = [threading.Thread(target=read_stderr, daemon=True),
+                   threading.Thread(target=lambda: out.append(proc.stdout.read()), daemon=True)]
         if feed is not None:
             def write_stdin() -> None:
                 try:
@@ -98,11 +117,24 @@ class Transport(ABC):
             threads.append(threading.Thread(target=write_stdin, daemon=True))
         for t in threads:
             t.start()
-        stdout = proc.stdout.read()
-        rc = proc.wait()
+        interrupted = False
+        try:
+            rc = proc.wait()
+        except KeyboardInterrupt:
+            if on_interrupt is None:
+                proc.kill()
+                proc.wait()
+                raise
+            interrupted = True
+            try:
+                on_interrupt()
+                rc = proc.wait(timeout=STOP_TIMEOUT_S)
+            except (KeyboardInterrupt, subprocess.TimeoutExpired, EdgeferError):
+                proc.kill()
+                rc = proc.wait()
         for t in threads:
             t.join()
-        result = RunResult(rc, stdout, tail)
+        result = RunResult(rc, b"".join(out), tail, interrupted)
         error = self._transport_error(result, step)
         if error is not None:
             raise error

@@ -29,8 +29,11 @@ def _probe() -> dict[str, Any]:
 
 
 def _jsonl_progress(phase: str, done: int, total: int) -> None:
-    sys.stderr.write(json.dumps({"event": "progress", "done": done, "total": total, "phase": phase}) + "\n")
-    sys.stderr.flush()
+    try:
+        sys.stderr.write(json.dumps({"event": "progress", "done": done, "total": total, "phase": phase}) + "\n")
+        sys.stderr.flush()
+    except (BrokenPipeError, OSError):
+        pass  # the host went away: keep measuring, the report is still written
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -58,6 +61,11 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--idle-seconds", type=float, default=2.0)
     b.add_argument("--target-json", help="target summary to embed in the report")
     b.add_argument("--progress", choices=["jsonl", "none"], default="none")
+    b.add_argument("--repeat-index", type=int, default=0, help="which repeat this process is (recorded)")
+    b.add_argument("--pid-file", help="write this process's pid here (the host stops a run through it)")
+    lk = sub.add_parser("lock", help="hold the board lock until stdin closes (one benchmark per board)")
+    lk.add_argument("--holder", default="", help="JSON describing who holds it")
+    lk.add_argument("--timeout", type=float, default=600.0)
     i = sub.add_parser("infer", help="run a float32 NCHW .npy batch through the artifact, save float32 logits")
     i.add_argument("artifact")
     i.add_argument("--inputs", required=True)
@@ -68,9 +76,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _bench(a: argparse.Namespace) -> int:
+    import os
+
     from edgefer.runner.files import write_json_atomic
-    from edgefer.runner.options import parse_cpus, parse_shape
     from edgefer.runner.session import run_bench
+    from edgefer.runner.settings import BenchSettings
 
     target = None
     if a.target_json:
@@ -78,15 +88,32 @@ def _bench(a: argparse.Namespace) -> int:
             target = json.loads(a.target_json)
         except json.JSONDecodeError as exc:
             raise EdgeferError(f"--target-json is not valid JSON: {exc}")
-    report = run_bench(
-        a.artifact, runtime=a.runtime, runs=a.runs, warmup=a.warmup, min_seconds=a.min_seconds,
-        batch_size=a.batch_size, threads=a.threads, cpus=parse_cpus(a.cpus), cooldown_s=a.cooldown,
-        providers=a.providers.split(",") if a.providers else None, xnnpack=a.xnnpack,
-        input_shape=parse_shape(a.input_shape), energy=a.energy, nominal_power_w=a.nominal_power_w,
-        energy_rate_hz=a.energy_rate_hz, idle_s=a.idle_seconds, precision=a.precision, target=target,
-        on_progress=_jsonl_progress if a.progress == "jsonl" else None,
-    )
-    write_json_atomic(a.out, report)
+    s = BenchSettings.from_namespace(a).validate()
+    if a.pid_file:
+        write_json_atomic(a.pid_file, os.getpid())
+    opener = None
+    if s.runtime == "torch":  # host-only eager reference: torch is imported only when asked for
+        from edgefer.torch_runtime import torch_opener
+
+        opener = torch_opener(a.artifact, s.threads, list(s.input_shape) if s.input_shape else None)
+    try:
+        report = run_bench(
+            a.artifact, runtime=None if opener else s.runtime, opener=opener, runs=s.runs, warmup=s.warmup,
+            min_seconds=s.min_seconds, batch_size=s.batch_size, threads=s.threads,
+            cpus=list(s.cpus) if s.cpus else None, cooldown_s=s.cooldown_s,
+            providers=list(s.providers) if s.providers else None, xnnpack=s.xnnpack,
+            input_shape=list(s.input_shape) if s.input_shape else None, energy=s.energy,
+            nominal_power_w=s.nominal_power_w, energy_rate_hz=s.energy_rate_hz, idle_s=s.idle_s,
+            precision=s.precision, target=target, repeat_index=a.repeat_index,
+            on_progress=_jsonl_progress if a.progress == "jsonl" else None,
+        )
+        write_json_atomic(a.out, report)
+    finally:
+        if a.pid_file:
+            try:
+                os.unlink(a.pid_file)
+            except OSError:
+                pass
     return 1 if report["partial"] else 0
 
 
@@ -113,6 +140,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.cmd == "probe":
             print(json.dumps(_probe()))
             return 0
+        if args.cmd == "lock":
+            from edgefer.runner.lock import hold_until_eof
+
+            return hold_until_eof(args.holder, args.timeout)
         return _bench(args) if args.cmd == "bench" else _infer(args)
     except EdgeferError as exc:
         print(f"error: {exc.one_line()}", file=sys.stderr)

@@ -1,7 +1,10 @@
-"""Process resource use over the timed window: peak RSS and CPU utilisation.
+"""Process resource use of the runner: memory before and after the model, threads, CPU utilisation.
 
-psutil when present; otherwise `resource` (peak RSS) and `os.times` (CPU time). CPU utilisation is
-process CPU time / wall time x 100, so a run using 4 busy threads reads ~400 %.
+Memory comes from /proc/self/status (VmRSS now, VmHWM = this process image's peak): after exec the
+counters start afresh, so a runner started by a host process that holds gigabytes (torch, a big
+tensor) reports only its own memory. `ru_maxrss` is the fallback where /proc is missing; it is
+not used first because Linux carries the pre-exec peak of a vfork()ed parent into it.
+CPU utilisation is process CPU time / wall time x 100, so a run using 4 busy threads reads ~400 %.
 """
 
 from __future__ import annotations
@@ -24,8 +27,47 @@ def _cpu_seconds() -> float:
     return t.user + t.system
 
 
+def _proc_status() -> dict[str, str]:
+    try:
+        with open("/proc/self/status") as f:
+            return dict(line.split(":", 1) for line in f if ":" in line)
+    except OSError:
+        return {}
+
+
+def _status_mb(field: str) -> float | None:
+    value = _proc_status().get(field, "").strip()
+    if value.endswith("kB"):
+        try:
+            return int(value[:-2]) / 1024.0
+        except ValueError:
+            return None
+    return None
+
+
+def rss_mb() -> float | None:
+    """Resident set size now."""
+    now = _status_mb("VmRSS")
+    if now is None and psutil is not None:
+        now = psutil.Process().memory_info().rss / 2**20
+    return now
+
+
+def thread_count() -> int | None:
+    """Threads of this process now (the runtime's worker pool included)."""
+    value = _proc_status().get("Threads", "").strip()
+    if value.isdigit():
+        return int(value)
+    if psutil is not None:
+        return psutil.Process().num_threads()
+    return None
+
+
 def peak_rss_mb() -> float | None:
-    """Lifetime peak resident set size of this process (includes model loading)."""
+    """Peak resident set size of this process image (includes model loading)."""
+    hwm = _status_mb("VmHWM")
+    if hwm is not None:
+        return hwm
     try:
         import resource
 

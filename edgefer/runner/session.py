@@ -1,7 +1,8 @@
-"""One benchmark run -> one report dict (the schema in docs/ARCHITECTURE.md).
+"""One benchmark repeat -> one report dict (the schema in docs/ARCHITECTURE.md).
 
-Device side. The same function runs on the board (`python -m edgefer.runner bench`) and in-process
-on the host for local targets. An interrupt (Ctrl-C, SIGTERM) or a crash after timing started
+Device side. The same function runs on every target, in its own runner process
+(`python -m edgefer.runner bench`): on a board, on the emulated board and, as a child process of
+edgefer, on the local machine. An interrupt (Ctrl-C, SIGTERM) or a crash after timing started
 returns the report with the samples measured so far and partial=true.
 """
 
@@ -18,11 +19,11 @@ from edgefer.errors import EdgeferError
 from edgefer.runner import envinfo
 from edgefer.runner.files import sha256_file
 from edgefer.runner.loadgen import LoadResult, ProgressFn, run_load
-from edgefer.runner.resources import CpuWindow, peak_rss_mb
-from edgefer.runner.runtimes import Runtime, open_runtime
-from edgefer.runner.stats import summarize
+from edgefer.runner.repeats import SCHEMA_VERSION, finish_report, new_repeat
+from edgefer.runner.resources import CpuWindow, peak_rss_mb, rss_mb, thread_count
+from edgefer.runner.runtimes import Runtime, open_runtime, preload_runtime
+from edgefer.runner.settings import BenchSettings
 
-SCHEMA_VERSION = "1"
 RUNTIME_MODULES = ("onnxruntime", "ai-edge-litert", "tflite-runtime")
 
 
@@ -95,27 +96,27 @@ def run_bench(
     precision: str | None = None,
     target: dict[str, Any] | None = None,
     on_progress: ProgressFn | None = None,
+    repeat_index: int = 0,
 ) -> dict[str, Any]:
-    """Benchmark one artifact. User errors raise EdgeferError before any timing starts."""
-    if runs < 1 or warmup < 0 or batch_size < 1 or min_seconds < 0:
-        raise EdgeferError("--runs and --batch-size must be >= 1, --warmup and --min-seconds >= 0")
-    report: dict[str, Any] = {
-        "schema_version": SCHEMA_VERSION, "kind": "edgefer.bench.report",
-        "created_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "edgefer_version": __version__,
-        "partial": False, "partial_reason": None,
-        "artifact": artifact_info(artifact, precision),
-        "model": {"name": None, "params": None, "macs": None, "flops": None}, "manifest": None,
-        "target": target,
-        "environment": envinfo.fingerprint({m: envinfo.module_version(m) for m in RUNTIME_MODULES}),
-        "runtime": None,
-        "settings": {"runs": runs, "warmup": warmup, "min_seconds": min_seconds, "batch_size": batch_size,
-                     "threads": threads, "cpus": cpus, "cooldown_s": cooldown_s,
-                     "energy": energy if isinstance(energy, (str, dict)) or energy is None else str(energy),
-                     "idle_s": idle_s, "input_shape": input_shape},
-        "timing": {"load_ms": None, "first_inference_ms": None, "samples_ns": []},
-        "statistics": None, "resources": {"peak_rss_mb": None, "cpu_utilization_pct": None},
-        "energy": None, "accuracy": None, "label": None,
-    }
+    """Benchmark one artifact in this process: one repeat, as a report with one `repeats` entry.
+
+    User errors raise EdgeferError before any timing starts. The host merges the reports of
+    several repeats (each its own runner process) with `edgefer.runner.repeats.merge_repeats`.
+    """
+    s = BenchSettings(
+        runs=runs, warmup=warmup, min_seconds=min_seconds, batch_size=batch_size, threads=threads,
+        cpus=tuple(cpus) if cpus else None, cooldown_s=cooldown_s, runtime=runtime,
+        providers=tuple(providers) if providers else None, xnnpack=xnnpack,
+        input_shape=tuple(input_shape) if input_shape else None, precision=precision, energy=energy,
+        nominal_power_w=nominal_power_w, energy_rate_hz=energy_rate_hz, idle_s=idle_s,
+    ).validate()
+    warnings: list[str] = []
+    n_cpus = os.cpu_count() or 1
+    if threads is not None and threads > n_cpus:
+        warnings.append(f"--threads {threads} exceeds the {n_cpus} CPUs of this device: threads share cores")
+    report = _empty_report(artifact, s, target, warnings)
+    rec = new_repeat(repeat_index)
+    report["repeats"] = [rec]
     recorder, energy_report = _open_energy(energy, nominal_power_w, energy_rate_hz)
 
     old_affinity = None
@@ -128,17 +129,16 @@ def run_bench(
     result = LoadResult()
     cpu = CpuWindow()
     try:
-        options: dict[str, Any] = {}
-        if providers:
-            options["providers"] = providers
-        if xnnpack is not None:
-            options["xnnpack"] = xnnpack
-        if input_shape:
-            options["input_shape"] = input_shape
+        if opener is None:
+            preload_runtime(artifact, runtime)  # the library's own memory is not the model's
+        rec["rss_before_load_mb"] = rss_mb()
         t0 = time.perf_counter_ns()
-        rt = opener() if opener is not None else open_runtime(artifact, runtime, threads, **options)
-        report["timing"]["load_ms"] = (time.perf_counter_ns() - t0) / 1e6
+        rt = opener() if opener is not None else open_runtime(artifact, runtime, threads, **_runtime_options(s))
+        rec["load_ms"] = (time.perf_counter_ns() - t0) / 1e6
         report["runtime"] = rt.describe()
+        model_info = getattr(rt, "model_info", None)
+        if callable(model_info):  # the torch reference knows its params/MACs; file runtimes do not
+            report["model"] = model_info()
         feeds = rt.make_inputs(batch_size, seed=0)
         run = rt.run
 
@@ -146,17 +146,17 @@ def run_bench(
             time.sleep(cooldown_s)
         if recorder is not None:
             recorder.idle(idle_s)
-        report["environment"]["temperatures_before"] = envinfo.temperatures()
+        rec["temperatures_before"] = envinfo.temperatures()
         if recorder is not None:
             recorder.start()
         try:
             run_load(lambda: run(feeds), runs, warmup, min_seconds, on_progress, result, before_timed=cpu.start)
         except (KeyboardInterrupt, SystemExit) as exc:
-            report["partial"], report["partial_reason"] = True, f"interrupted ({type(exc).__name__})"
+            rec["partial"], rec["partial_reason"] = True, f"interrupted ({type(exc).__name__})"
         except EdgeferError:
             raise
         except Exception as exc:  # a runtime crash mid-run: keep what was measured
-            report["partial"], report["partial_reason"] = True, f"crashed: {type(exc).__name__}: {exc}"
+            rec["partial"], rec["partial_reason"] = True, f"crashed: {type(exc).__name__}: {exc}"
         finally:
             n_inf = len(result.samples_ns) * batch_size
             if recorder is not None:
@@ -166,21 +166,51 @@ def run_bench(
 
                 energy_report = estimated(float(nominal_power_w or 0), (result.window_end_ns - result.window_start_ns) * 1e-9, n_inf)
             if result.window_start_ns is not None:
-                report["resources"]["cpu_utilization_pct"] = cpu.stop()
+                rec["cpu_utilization_pct"] = cpu.stop()
+            rec["threads"] = thread_count()
     finally:
         if old_affinity is not None:
             os.sched_setaffinity(0, old_affinity)
-    env = report["environment"]
-    env["temperatures_after"] = envinfo.temperatures()
-    env["throttling"] = envinfo.throttling()
-    report["resources"]["peak_rss_mb"] = peak_rss_mb()
-    timing = report["timing"]
-    timing["first_inference_ms"] = result.first_inference_ns / 1e6 if result.first_inference_ns is not None else None
-    timing["samples_ns"] = list(result.samples_ns)
-    report["statistics"] = summarize(result.samples_ns, batch_size)
-    report["energy"] = energy_report
-    if report["partial"] and energy_report is None:
+    rec["temperatures_after"] = envinfo.temperatures()
+    rec["throttling"] = envinfo.throttling()
+    rec["peak_rss_mb"] = peak_rss_mb()
+    if rec["peak_rss_mb"] is not None and rec["rss_before_load_mb"] is not None:
+        rec["model_rss_mb"] = max(0.0, rec["peak_rss_mb"] - rec["rss_before_load_mb"])
+    rec["first_inference_ms"] = result.first_inference_ns / 1e6 if result.first_inference_ns is not None else None
+    rec["samples_ns"] = list(result.samples_ns)
+    if rec["partial"] and energy_report is None:
         from edgefer.energy.recorder import unavailable
 
-        report["energy"] = unavailable("run interrupted before any timed sample")
-    return report
+        energy_report = unavailable("run interrupted before any timed sample")
+    rec["energy"] = energy_report
+    return finish_report(report)
+
+
+def _runtime_options(s: BenchSettings) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    if s.providers:
+        options["providers"] = list(s.providers)
+    if s.xnnpack is not None:
+        options["xnnpack"] = s.xnnpack
+    if s.input_shape:
+        options["input_shape"] = list(s.input_shape)
+    return options
+
+
+def _empty_report(artifact: str, s: BenchSettings, target: dict[str, Any] | None, warnings: list[str]) -> dict[str, Any]:
+    settings = s.to_dict()
+    return {
+        "schema_version": SCHEMA_VERSION, "kind": "edgefer.bench.report",
+        "created_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "edgefer_version": __version__,
+        "partial": False, "partial_reason": None,
+        "artifact": artifact_info(artifact, s.precision),
+        "model": {"name": None, "params": None, "macs": None, "flops": None}, "manifest": None,
+        "target": target,
+        "environment": envinfo.fingerprint({m: envinfo.module_version(m) for m in RUNTIME_MODULES}),
+        "runtime": None,
+        "settings": {k: settings[k] for k in ("runs", "warmup", "min_seconds", "batch_size", "threads", "cpus",
+                                              "cooldown_s", "energy", "idle_s", "input_shape")} | {"repeat": 1},
+        "timing": {"load_ms": None, "first_inference_ms": None, "samples_ns": []},
+        "statistics": None, "resources": {}, "energy": None, "accuracy": None, "label": None,
+        "repeats": [], "exclusive": None, "warnings": warnings,
+    }

@@ -159,10 +159,14 @@ class EnergySpec(_Strict):
 class BenchDefaults(_Strict):
     warmup: int = Field(default=10, ge=0)
     runs: int = Field(default=100, ge=1)
-    min_seconds: float = Field(default=10.0, ge=0)
-    threads: int | None = Field(default=None, ge=1)
+    min_seconds: float = Field(default=2.0, ge=0)
+    threads: int | None = Field(default=None, ge=1, le=256)
     cpus: list[int] | None = Field(default=None, description="CPU numbers to pin the benchmark to.")
     cooldown_s: float = Field(default=0.0, ge=0)
+    # Between-run variance dominates on every machine measured so far: a report needs several
+    # independent processes to estimate it (see docs/statistics.md for how the defaults were chosen).
+    repeat: int = Field(default=5, ge=1, le=1000, description="Repeats: independent runner processes per artifact.")
+    lock_timeout_s: float = Field(default=600.0, ge=0, description="How long a bench waits for a busy board.")
 
 
 class Target(_Strict):

@@ -38,6 +38,24 @@ def runtime_for(path: str, runtime: str | None = None) -> str:
     return _BY_EXTENSION[ext]
 
 
+# the libraries each backend imports in load(), so their import is not counted as the model's memory
+_LIBRARIES = {"onnxruntime": ("onnxruntime",), "litert": ("ai_edge_litert.interpreter", "tflite_runtime.interpreter")}
+
+
+def preload_runtime(path: str, runtime: str | None = None) -> None:
+    """Import the runtime library a model file needs (nothing happens if it is missing: load says so)."""
+    try:
+        name = runtime_for(os.fspath(path), runtime)
+    except EdgeferError:
+        return
+    for module in _LIBRARIES.get(name, ()):
+        try:
+            importlib.import_module(module)
+            return
+        except ImportError:
+            continue
+
+
 def open_runtime(path: str, runtime: str | None = None, threads: int | None = None, **options: Any) -> Runtime:
     """Load a model file with its runtime. Missing, empty or corrupt files raise EdgeferError.
 
@@ -59,4 +77,4 @@ def open_runtime(path: str, runtime: str | None = None, threads: int | None = No
     return rt
 
 
-__all__ = ["Runtime", "TensorInfo", "open_runtime", "runtime_for", "RUNTIME_NAMES"]
+__all__ = ["Runtime", "TensorInfo", "open_runtime", "preload_runtime", "runtime_for", "RUNTIME_NAMES"]
