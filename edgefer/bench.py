@@ -111,9 +111,9 @@ def _settings_for(job: Job, tgt: Any, runtime: str | None, o: dict[str, Any]) ->
     pick = lambda key, default: o[key] if o.get(key) is not None else default  # noqa: E731
     return BenchSettings(
         runs=pick("runs", d.runs), warmup=pick("warmup", d.warmup), min_seconds=pick("min_seconds", d.min_seconds),
-        batch_size=o.get("batch_size") or 1,
-        threads=o.get("threads") or d.threads or (tgt.runtimes.tflite.threads if is_tflite else None),
-        cpus=tuple(o.get("cpus") or d.cpus or ()) or None, cooldown_s=pick("cooldown_s", d.cooldown_s),
+        batch_size=pick("batch_size", 1),
+        threads=pick("threads", d.threads or (tgt.runtimes.tflite.threads if is_tflite else None)),
+        cpus=tuple(pick("cpus", d.cpus or ())) or None, cooldown_s=pick("cooldown_s", d.cooldown_s),
         runtime=runtime,
         providers=tuple(tgt.runtimes.onnxruntime.providers) if not is_tflite and runtime != "torch" else None,
         xnnpack=tgt.runtimes.tflite.xnnpack if is_tflite else None,

@@ -75,6 +75,11 @@ class Sshd:
         conn = {"type": "ssh", "host": "127.0.0.1", "port": self.port, "key": str(self.key),
                 "known_hosts": str(self.known_hosts), "connect_timeout_s": 5}
         data = {**t.model_dump(), "connection": conn, **fields}
+        if base == "local" and "python" not in fields:
+            # the "board" is this machine: its python with numpy/onnxruntime is this interpreter. The
+            # profile's `python3` would be whatever an sshd session finds first on its minimal PATH
+            # (/usr/bin/python3, bare on a fresh machine).
+            data["python"] = [sys.executable]
         return Target.model_validate(data)
 
 

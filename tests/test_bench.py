@@ -17,7 +17,7 @@ from edgefer.errors import EdgeferError
 from edgefer.report import validate_report
 
 REPO = Path(__file__).resolve().parents[1]
-FAST = {"runs": 10, "warmup": 1, "min_seconds": 0.0}
+FAST = {"runs": 10, "warmup": 1, "min_seconds": 0.0, "repeat": 2}
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +66,9 @@ def test_local_bench_writes_valid_report(model, tmp_path):
     validate_report(r)
     assert json.loads(out.read_text()) == r
     assert r["target"]["name"] == "local" and r["target"]["transport"] == "local" and r["label"] == "smoke"
-    assert r["statistics"]["n"] == 10
+    assert r["statistics"]["n"] == 20 and [len(x["samples_ns"]) for x in r["repeats"]] == [10, 10]
+    assert len({x["pid"] for x in r["repeats"]}) == 2  # each repeat its own process
+    assert r["statistics"]["between_repeats"]["repeats"] == 2 and r["exclusive"]["held"] is True
     e = r["energy"]
     if e["status"] == "unavailable":  # no readable RAPL here: null with the reason, not a made-up number
         assert e["energy_per_inference_j"] is None and "rapl" in e["reason"].lower()
@@ -101,7 +103,7 @@ def test_target_defaults_and_fake_hwmon_energy(model, tmp_path):
     (hw / "in1_input").write_text("5000")  # mV
     (hw / "curr1_input").write_text("1000")  # mA: a constant 5 W
     target = _target_yaml(tmp_path, energy=f"{{type: hwmon, sysfs_root: {hw}, rail: VDD_IN, sample_rate_hz: 100}}")
-    [r] = bench(str(model), target=str(target), energy="measure", idle_s=0.05, min_seconds=0.2)
+    [r] = bench(str(model), target=str(target), energy="measure", idle_s=0.05, min_seconds=0.2, repeat=1)
     assert r["target"]["name"] == "fake-board" and r["settings"]["runs"] == 12 and r["settings"]["warmup"] == 1
     e = r["energy"]
     assert e["status"] == "measured" and e["rail"] == "VDD_IN" and e["mean_power_w"] == pytest.approx(5.0)
@@ -112,9 +114,16 @@ def test_target_defaults_and_fake_hwmon_energy(model, tmp_path):
 
 def test_energy_estimate_is_labelled_and_needs_power(model, tmp_path):
     target = _target_yaml(tmp_path)  # energy type none, no nominal power
-    [r] = bench(str(model), target=str(target), energy="estimate", nominal_power_w=4.0, **FAST)
+    [r] = bench(str(model), target=str(target), energy="estimate", nominal_power_w=4.0, **{**FAST, "repeat": 1})
     e = r["energy"]
     assert e["status"] == "estimated" and e["energy_per_inference_j"] == pytest.approx(4.0 * e["window_s"] / 10)
+    [r] = bench(str(model), target=str(target), energy="estimate", nominal_power_w=4.0, **FAST)
+    per_repeat = [x["energy"]["energy_per_inference_j"] for x in r["repeats"]]
+    assert r["energy"]["status"] == "estimated" and r["energy"]["energy_per_inference_j"] == pytest.approx(
+        sum(per_repeat) / 2)
+    for bad in (-5, 0, float("nan")):
+        with pytest.raises(EdgeferError, match="--nominal-power-w"):
+            bench(str(model), target=str(target), energy="estimate", nominal_power_w=bad, **FAST)
     with pytest.raises(EdgeferError, match="nominal power"):
         bench(str(model), target=str(target), energy="estimate", **FAST)
     [r] = bench(str(model), target=str(target), **FAST)
@@ -123,25 +132,21 @@ def test_energy_estimate_is_labelled_and_needs_power(model, tmp_path):
         bench(str(model), target=str(target), energy="measure", **FAST)
 
 
-def test_remote_target_goes_through_deploy(model, tmp_path, monkeypatch):
-    calls = {}
+def test_local_memory_is_the_models_not_the_hosts(model):
+    # the host process holds ~1 GB: a runner child process must not report it as the model's memory
+    import numpy as np
 
-    def bench_remote(artifact, target, runner_args, on_progress):
-        from edgefer.runner.__main__ import _parser
-        from edgefer.runner.session import run_bench
-
-        calls["args"] = runner_args
-        on_progress({"event": "progress", "done": 3, "total": 12, "phase": "timed"})
-        a = _parser().parse_args(["bench", artifact, "--out", "x", *runner_args])
-        return run_bench(artifact, runs=a.runs, warmup=a.warmup, energy=a.energy, target=json.loads(a.target_json))
-
-    monkeypatch.setitem(sys.modules, "edgefer.deploy", types.SimpleNamespace(bench_remote=bench_remote))
-    target = _target_yaml(tmp_path, connection="{type: ssh, host: board.local, user: pi}")
-    seen = []
-    [r] = bench(str(model), target=str(target), on_progress=lambda job: lambda *a: seen.append(a))
-    assert seen == [("timed", 3, 12)]
-    assert calls["args"][:4] == ["--runs", "12", "--warmup", "1"] and "--target-json" in calls["args"]
-    assert r["target"]["transport"] == "ssh" and r["statistics"]["n"] == 12
+    ballast = np.ones(1 << 27)  # 1 GiB of float64, touched
+    [fresh] = bench(str(model), energy="none", **FAST)
+    assert ballast.sum() == 1 << 27
+    cli = _cli("bench", model, "--runs", 10, "--warmup", 1, "--min-seconds", 0, "--repeat", 2, "--energy", "none", "--json")
+    assert cli.returncode == 0, cli.stderr
+    from_shell = json.loads(cli.stdout)
+    for r in (fresh, from_shell):
+        res = r["resources"]
+        assert res["peak_rss_mb"] < 400 and res["model_rss_mb"] is not None and res["rss_before_load_mb"] > 0
+        assert res["peak_rss_mb"] >= res["rss_before_load_mb"] and res["threads"] >= 1
+    assert fresh["resources"]["peak_rss_mb"] == pytest.approx(from_shell["resources"]["peak_rss_mb"], rel=0.15)
 
 
 def _cli(*args):
@@ -152,7 +157,8 @@ def _cli(*args):
 def test_cli_bench_json(model):
     p = _cli("bench", model, "--runs", 5, "--warmup", 0, "--min-seconds", 0, "--energy", "none", "--json")
     assert p.returncode == 0, p.stderr
-    assert json.loads(p.stdout)["statistics"]["n"] == 5
+    r = json.loads(p.stdout)
+    assert r["settings"]["repeat"] == 5 and r["statistics"]["n"] == 25  # the local profile's default repeats
 
 
 def test_cli_bench_user_errors(model, tmp_path, capsys):
@@ -165,7 +171,24 @@ def test_cli_bench_user_errors(model, tmp_path, capsys):
         (("bench", model, "--target", "no-such-board"), "unknown target 'no-such-board'"),
         (("bench", model, "--target", tmp_path / "invalid.yaml"), "invalid.yaml"),
         (("bench", tmp_path / "missing.onnx"), "artifact not found"),
-        (("bench", model, "--runtime", "tensorrt"), "unknown runtime 'tensorrt'"),
+        (("bench", model, "--runtime", "tensorrt"), "invalid --runtime 'tensorrt'"),
+        (("bench", model, "--threads", 10000), "--threads must be between 1 and 256"),
+        (("bench", model, "--threads", 0), "--threads must be between 1 and 256"),
+        (("bench", model, "--runs", 0), "--runs must be between 1"),
+        (("bench", model, "--warmup", -1), "--warmup must be between 0"),
+        (("bench", model, "--min-seconds", "nan"), "--min-seconds must be a finite number"),
+        (("bench", model, "--batch-size", 0), "--batch-size must be between 1"),
+        (("bench", model, "--repeat", 0), "--repeat must be an integer between 1 and 1000"),
+        (("bench", model, "--lock-timeout", -1), "--lock-timeout must be between 0"),
+        (("bench", model, "--cooldown", -3), "--cooldown must be between 0"),
+        (("bench", model, "--cpus", "a-b"), "invalid --cpus 'a-b'"),
+        (("bench", model, "--input-shape", "1,0,8,8"), "--input-shape dimensions must be integers >= 1"),
+        (("bench", model, "--precision", "int4"), "invalid --precision 'int4'"),
+        (("bench", model, "--format", "pt"), "invalid --format 'pt'"),
+        (("bench", model, "--runs", "abc"), "Invalid value for '--runs'"),
+        (("bench", model, "--no-such-option"), "No such option: --no-such-option"),
+        (("bench",), "Missing argument"),
+        (("no-such-command",), "No such command"),
         (("bench", model, "--input-shape", "1,1,9,9", "--runs", 1), "wrong input shape"),
         (("bench", model, "--energy", "joules"), "invalid --energy 'joules'"),
     ):
@@ -180,19 +203,72 @@ def test_cli_energy_measure_without_meter_names_the_path(model):
     assert p.returncode == 2 and "meter path missing: /sys/class/powercap/intel-rapl:0" in p.stderr
 
 
-def test_interrupt_writes_partial_report_and_stops(converted, tmp_path, monkeypatch):
-    import edgefer.runner.session as session
+def test_sigterm_writes_partial_report_and_stops(converted, tmp_path):
+    import signal
+    import time
 
-    def interrupted(fn, runs, warmup, min_seconds, on_progress, result, before_timed):
-        before_timed()
-        result.window_start_ns = 1
-        result.samples_ns += [1000, 2000, 3000]
-        result.window_end_ns = 7000
-        raise KeyboardInterrupt
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "edgefer", "bench", str(converted), "--out", str(out), "--runs",
+                             "100000000", "--warmup", "1", "--repeat", "2", "--energy", "none"],
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(4)  # the first repeat of the fp32 artifact is timing by now
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1, err
+    assert os.listdir(out) == ["model_fp32.onnx.json"]  # the int8 artifact was not started
+    saved = json.loads((out / "model_fp32.onnx.json").read_text())
+    assert saved["partial"] and "interrupted" in saved["partial_reason"] and "stopped on the host" in saved["partial_reason"]
+    assert saved["statistics"]["n"] == len(saved["timing"]["samples_ns"]) > 100 and len(saved["repeats"]) == 1
 
-    monkeypatch.setattr(session, "run_load", interrupted)
-    reports = bench(str(converted), out=str(tmp_path / "out"), energy="none", **FAST)
-    assert len(reports) == 1 and reports[0]["partial"] is True  # the int8 artifact was not started
-    saved = json.loads((tmp_path / "out" / "model_fp32.onnx.json").read_text())
-    assert saved["partial_reason"].startswith("interrupted") and saved["timing"]["samples_ns"] == [1000, 2000, 3000]
-    assert saved["statistics"]["n"] == 3
+
+def test_out_problems_are_found_before_measuring(converted, model, tmp_path, capsys):
+    from edgefer.cli.main import run
+
+    f = tmp_path / "a-file"
+    f.write_text("x")
+    assert run(["bench", str(converted), "--out", str(f), "--energy", "none", "--runs", "1"]) == 2
+    assert "is a file, but 2 reports need a directory" in capsys.readouterr().err
+    assert run(["bench", str(model), "--out", str(f / "r.json"), "--energy", "none", "--runs", "1"]) == 2
+    assert "is a file, not a directory" in capsys.readouterr().err
+
+
+def test_report_that_cannot_be_written_goes_to_a_fallback_file(tmp_path):
+    from edgefer.bench import save_report
+
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where a directory is needed")
+    with pytest.raises(EdgeferError, match="the measured report was saved to") as exc:
+        save_report(str(blocker / "sub" / "r.json"), {"kind": "edgefer.bench.report", "x": 1})
+    saved = exc.value.one_line().split("saved to ")[1].split(" ")[0]
+    assert json.loads(Path(saved).read_text()) == {"kind": "edgefer.bench.report", "x": 1}
+    os.unlink(saved)
+
+
+def test_directory_artifact_changed_after_conversion_is_refused(converted):
+    import hashlib
+
+    m = json.loads((converted / "manifest.json").read_text())
+    for a in m["artifacts"]:
+        a["sha256"] = hashlib.sha256((converted / a["file"]).read_bytes()).hexdigest()
+    (converted / "manifest.json").write_text(json.dumps(m))
+    assert len(resolve_jobs(str(converted))) == 2
+    tiny_conv_onnx(converted / "model_int8.onnx", seed=5)  # swapped behind the manifest's back
+    with pytest.raises(EdgeferError, match="does not match its manifest entry"):
+        resolve_jobs(str(converted))
+
+
+def test_a_busy_board_makes_a_second_bench_wait_then_fail(model, tmp_path, monkeypatch):
+    from edgefer.runner.lock import BoardLock, whoami
+
+    monkeypatch.setenv("EDGEFER_LOCK_DIR", str(tmp_path))
+    holder = BoardLock(whoami("a study"))
+    holder.acquire(0)
+    waits = []
+    try:
+        with pytest.raises(EdgeferError, match=r"the board is busy: held by a study by .* pid \d+") as exc:
+            bench(str(model), energy="none", lock_timeout_s=0.5, on_wait=waits.append, **FAST)
+        assert "\n" not in exc.value.one_line() and waits and "a study" in waits[0]
+    finally:
+        holder.release()
+    [r] = bench(str(model), energy="none", lock_timeout_s=0.5, **FAST)
+    assert r["exclusive"]["held"] and r["exclusive"]["lock"].endswith("edgefer-bench.lock")

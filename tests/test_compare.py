@@ -1,105 +1,110 @@
-"""edgefer compare on synthetic reports with known sample distributions (test inputs, not measurements)."""
+"""edgefer compare on synthetic reports with known distributions: repeats, hierarchical intervals, the gate."""
 
 import json
 
 import numpy as np
 import pytest
 
+from _synthetic_reports import repeat_samples, synthetic_report
 from edgefer.cli.cmd_compare import parse_threshold
 from edgefer.cli.main import run
 from edgefer.compare import compare_reports
 from edgefer.errors import EdgeferError, GateFailed
-from edgefer.runner.stats import summarize
-
-
-def synthetic_report(samples_ms, label, *, emulated=False, threads=1, batch=1, ort="1.20.1", energy=None, size=1_000_000):
-    ns = [int(round(x * 1e6)) for x in samples_ms]
-    return {
-        "schema_version": "1", "kind": "edgefer.bench.report", "created_utc": "2026-11-21T20:00:00Z",
-        "edgefer_version": "0.1.0", "partial": False, "partial_reason": None,
-        "artifact": {"path": f"/x/{label}.onnx", "file": f"{label}.onnx", "format": "onnx", "precision": "fp32",
-                     "size_bytes": size, "sha256": "0" * 64},
-        "model": {"name": "m", "params": 1, "macs": 1, "flops": 2}, "manifest": None,
-        "target": {"name": "local", "board": None, "arch": "x86_64", "transport": "local"},
-        "environment": {"hostname": "h", "machine": "aarch64" if emulated else "x86_64", "cpu_model": "cpu",
-                        "cpu_flags": [], "cpu_count": 2, "kernel": "k", "os": "linux", "python": "3.11",
-                        "numpy": "2", "runtime_versions": {"onnxruntime": ort}, "governor": None,
-                        "temperatures_before": {}, "temperatures_after": {}, "throttling": None,
-                        "emulated": emulated, "emulator": "qemu-aarch64 (cortex-a72)" if emulated else None},
-        "runtime": {"name": "onnxruntime", "version": ort, "threads": threads, "providers": ["CPUExecutionProvider"],
-                    "delegates": None, "inputs": [], "outputs": []},
-        "settings": {"runs": len(ns), "warmup": 5, "min_seconds": 0, "batch_size": batch, "threads": threads,
-                     "cpus": None, "cooldown_s": 0, "energy": "none"},
-        "timing": {"load_ms": 1.0, "first_inference_ms": 2.0, "samples_ns": ns},
-        "statistics": summarize(ns, batch), "resources": {"peak_rss_mb": 100.0, "cpu_utilization_pct": None},
-        "energy": energy or {"status": "unavailable", "reason": "no sensor on this target", "meter": None},
-        "accuracy": None, "label": label,
-    }
-
-
-RNG = np.random.default_rng(0)
-BASE = RNG.lognormal(np.log(10.0), 0.05, 300)
+from edgefer.runner.hierarchical import bootstrap, interval
 
 
 def _metric(cmp, label, key):
     return next(m for m in cmp.metrics[label] if m.metric == key)
 
 
-def test_twenty_percent_slower_is_significant_and_fails_gate():
-    a = synthetic_report(BASE, "a")
-    b = synthetic_report(BASE * 1.2, "b")
+def test_thirty_percent_slower_is_significant_and_fails_gate():
+    a = synthetic_report(repeat_samples(10.0, seed=1), "a")
+    b = synthetic_report(repeat_samples(13.0, seed=2), "b")
     cmp = compare_reports([a, b], threshold=0.05)
     p50 = _metric(cmp, "b", "p50_ms")
-    assert p50.ratio == pytest.approx(1.2, rel=1e-3)
-    assert p50.ci_low > 1.1 and p50.ci_high < 1.3 and p50.ci_low <= p50.ratio <= p50.ci_high
-    assert p50.p_value < 1e-10 and p50.verdict == "slower" and p50.worse
-    tp = _metric(cmp, "b", "throughput_sps")
-    assert tp.ratio == pytest.approx(1 / 1.2, rel=1e-3) and tp.verdict == "worse"
-    assert any("latency p50" in r for r in cmp.regressions)
+    assert p50.ratio == pytest.approx(1.3, rel=0.05)
+    assert 1.05 < p50.ci_low <= p50.ratio <= p50.ci_high < 1.6 and p50.method == "repeats"
+    assert p50.verdict == "slower" and p50.worse and p50.p_value < 0.05
+    assert _metric(cmp, "b", "throughput_sps").verdict == "worse"
+    assert any("latency p50" in r and "at least" in r for r in cmp.regressions)
     with pytest.raises(GateFailed):
         cmp.check_gate()
-    # the other way round it is faster, and no gate trips
     rev = compare_reports([a, b], baseline="b", threshold=0.05)
     assert _metric(rev, "a", "p50_ms").verdict == "faster" and not rev.regressions
     rev.check_gate()
 
 
-def test_joint_percentile_bootstrap_matches_one_bootstrap_per_percentile():
-    from edgefer.compare import _bootstrap_ratio, per_sample_ms
+def test_between_run_variance_is_in_the_interval():
+    # 5 repeats whose levels scatter by 10%, 2000 tight samples each: the interval of the mean p50
+    # must be about as wide as the between-repeat spread says (1.96 x 10% / sqrt(5) ~ +-8.8%),
+    # not as narrow as 10,000 pooled samples would make it.
+    groups = repeat_samples(10.0, k=5, n=2000, between_cv=0.10, within_sd=0.01, seed=3)
+    lo, hi = interval(bootstrap(groups, ["p50"]))
+    rel_half = (hi[0] - lo[0]) / 2 / np.mean([np.median(g) for g in groups])
+    assert 0.04 < rel_half < 0.15
+    lo_w, hi_w = interval(bootstrap(groups, ["p50"], within_only=True))
+    assert (hi_w[0] - lo_w[0]) < (hi[0] - lo[0]) / 10  # the within-run interval ignores it
 
-    a, b = synthetic_report(BASE, "a"), synthetic_report(BASE * 1.2, "b")
-    cmp = compare_reports([a, b])
-    xa, xb = per_sample_ms(a), per_sample_ms(b)
-    for key, q in (("p50_ms", 50), ("p90_ms", 90), ("p99_ms", 99)):
-        lo, hi = _bootstrap_ratio(xa, xb, lambda x, axis, q=q: np.percentile(x, q, axis=axis))
-        m = _metric(cmp, "b", key)
-        assert type(m.ci_low) is float and type(m.ci_high) is float
-        assert (m.ci_low, m.ci_high) == (float(lo), float(hi))
+
+def test_aa_same_process_is_no_significant_change_and_passes_gate():
+    # two benches of the same thing: different repeats, same generating process
+    alarms = 0
+    for seed in range(20):
+        a = synthetic_report(repeat_samples(10.0, between_cv=0.05, seed=100 + seed), "a")
+        b = synthetic_report(repeat_samples(10.0, between_cv=0.05, seed=200 + seed), "b")
+        cmp = compare_reports([a, b], threshold=0.05)
+        alarms += bool(cmp.regressions)
+    assert alarms <= 1
 
 
-def test_same_distribution_is_no_significant_change():
-    a = synthetic_report(BASE, "a")
-    b = synthetic_report(RNG.permutation(BASE), "b")  # same values, other order
+def test_gate_needs_the_lower_bound_beyond_the_threshold():
+    for ratio in (1.0, 1.03, 1.06, 1.1, 1.3):
+        a = synthetic_report(repeat_samples(10.0, between_cv=0.04, seed=7), "a")
+        b = synthetic_report(repeat_samples(10.0 * ratio, between_cv=0.04, seed=8), "b")
+        cmp = compare_reports([a, b], threshold=0.05)
+        p50 = _metric(cmp, "b", "p50_ms")
+        failed = any("latency p50" in r for r in cmp.regressions)
+        assert failed == (p50.ci_low - 1 > 0.05), (ratio, p50)
+    assert failed  # 1.3x is flagged
+
+
+def test_one_repeat_gets_no_latency_verdict_and_the_gate_says_so():
+    a = synthetic_report(repeat_samples(10.0, k=1, seed=1), "a")
+    b = synthetic_report(repeat_samples(12.0, k=1, seed=2), "b")
     cmp = compare_reports([a, b], threshold=0.05)
     p50 = _metric(cmp, "b", "p50_ms")
-    assert p50.ratio == pytest.approx(1.0)
-    assert p50.ci_low <= 1 <= p50.ci_high and p50.p_value > 0.5
-    assert p50.verdict == "no significant change" and not cmp.regressions
-    cmp.check_gate()
+    assert p50.undecided and "between-run variance unknown" in p50.verdict and p50.ci_low is None
+    assert any("1 repeat" in w for w in cmp.warnings)
+    with pytest.raises(EdgeferError, match="not enough repeats to judge") as exc:
+        cmp.check_gate()
+    assert not isinstance(exc.value, GateFailed) and exc.value.exit_code == 2
+    within = compare_reports([a, b], threshold=0.05, within_run=True)
+    m = _metric(within, "b", "p50_ms")
+    assert m.verdict == "slower" and m.method.startswith("within-run")
+    with pytest.raises(GateFailed):
+        within.check_gate()
 
 
-def test_small_regression_below_threshold_does_not_fail():
-    cmp = compare_reports([synthetic_report(BASE, "a"), synthetic_report(BASE * 1.03, "b")], threshold=0.05)
-    assert _metric(cmp, "b", "p50_ms").verdict == "slower"  # significant, but 3% < 5%
-    assert not any("latency" in r for r in cmp.regressions)
+def test_schema_1_reports_load_without_between_run_estimate(tmp_path):
+    from edgefer.report import load_report
+
+    old = synthetic_report(repeat_samples(10.0, k=1, seed=1), "old", schema="1")
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(old))
+    rep = load_report(path)
+    assert rep.schema_version == "1" and rep.repeats is None and not rep.has_between_run_estimate
+    cmp = compare_reports([path, synthetic_report(repeat_samples(10.0, seed=2), "new")], threshold=0.05)
+    with pytest.raises(EdgeferError, match="not enough repeats"):
+        cmp.check_gate()
 
 
-def test_environment_differences_warn():
-    a = synthetic_report(BASE, "native")
-    b = synthetic_report(BASE, "emu", emulated=True, threads=4, batch=2, ort="1.19.0")
+def test_environment_and_workload_differences_warn():
+    a = synthetic_report(repeat_samples(10.0, seed=1), "native")
+    b = synthetic_report(repeat_samples(10.0, seed=1), "emu", emulated=True, threads=4, batch=2, ort="1.19.0",
+                         model="other")
     cmp = compare_reports([a, b])
     text = " | ".join(cmp.warnings)
-    assert "emulated" in text and "native" in text
+    assert "emulated" in text and "native" in text and "different models" in text
     for what in ("threads", "batch size", "runtime version", "machine"):
         assert what in text, what
     # batch 2: per-sample latency is half the per-batch time
@@ -108,17 +113,21 @@ def test_environment_differences_warn():
 
 def test_energy_and_size():
     e = lambda j, u: {"status": "measured", "reason": None, "meter": "rapl", "energy_per_inference_j": j, "uncertainty_j": u}  # noqa: E731
-    a = synthetic_report(BASE, "a", energy=e(0.10, 0.001), size=1_000_000)
-    b = synthetic_report(BASE, "b", energy=e(0.15, 0.001), size=2_000_000)
-    c = synthetic_report(BASE, "c")  # no sensor
+    g = repeat_samples(10.0, seed=1)
+    a = synthetic_report(g, "a", energy=e(0.10, 0.001), size=1_000_000)
+    b = synthetic_report(g, "b", energy=e(0.15, 0.001), size=2_000_000)
+    c = synthetic_report(g, "c")  # no sensor
     cmp = compare_reports([a, b, c])
     assert _metric(cmp, "b", "energy_j").verdict == "higher"
     assert _metric(cmp, "b", "size_mb").ratio == pytest.approx(2.0)
     assert "no sensor" in _metric(cmp, "c", "energy_j").verdict
+    # five repeats of 0.10 J each with 0.001 J meter uncertainty: the mean keeps both parts
+    assert a["energy"]["energy_per_inference_j"] == pytest.approx(0.10)
+    assert 0 < a["energy"]["uncertainty_j"] < 0.001
 
 
 def test_user_errors(tmp_path):
-    a = synthetic_report(BASE, "a")
+    a = synthetic_report(repeat_samples(10.0), "a")
     with pytest.raises(EdgeferError):
         compare_reports([a])
     with pytest.raises(EdgeferError, match="not one of"):
@@ -126,20 +135,26 @@ def test_user_errors(tmp_path):
     with pytest.raises(EdgeferError, match="not found"):
         compare_reports([a, tmp_path / "nope.json"])
     assert parse_threshold("5%") == pytest.approx(0.05) and parse_threshold("0.05") == 0.05
-    with pytest.raises(EdgeferError):
-        parse_threshold("5")
+    for bad in ("5", "abc", "-1%", "nan", "inf%"):
+        with pytest.raises(EdgeferError):
+            parse_threshold(bad)
 
 
 def test_cli_markdown_plot_json_and_exit_codes(tmp_path, capsys):
-    pa, pb = tmp_path / "a.json", tmp_path / "b.json"
-    pa.write_text(json.dumps(synthetic_report(BASE, "a")))
-    pb.write_text(json.dumps(synthetic_report(BASE * 1.2, "b")))
+    pa, pb, p1 = tmp_path / "a.json", tmp_path / "b.json", tmp_path / "one.json"
+    pa.write_text(json.dumps(synthetic_report(repeat_samples(10.0, seed=1), "a")))
+    pb.write_text(json.dumps(synthetic_report(repeat_samples(13.0, seed=2), "b")))
+    p1.write_text(json.dumps(synthetic_report(repeat_samples(13.0, k=1, seed=2), "one")))
     png, js = tmp_path / "cmp.png", tmp_path / "cmp.json"
     assert run(["compare", str(pa), str(pb), "--markdown", "--plot", str(png), "--json", str(js)]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("| metric | a (baseline) | b |") and "slower" in out
+    assert out.startswith("| metric | a (baseline) | b |") and "slower" in out and "two-level bootstrap" in out
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert json.loads(js.read_text())["baseline"] == "a"
     assert run(["compare", str(pa), str(pb), "--fail-on-regression", "5%"]) == 1
     assert "regression" in capsys.readouterr().err
     assert run(["compare", str(pa), str(pb), "--baseline", str(pb), "--fail-on-regression", "5%"]) == 0
+    assert run(["compare", str(pa), str(p1), "--fail-on-regression", "5%"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: not enough repeats to judge latency")
+    assert run(["compare", str(pa), str(p1), "--fail-on-regression", "5%", "--within-run"]) == 1

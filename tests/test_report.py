@@ -26,7 +26,9 @@ def report(tmp_path_factory) -> dict:
 
 def test_runner_report_validates_and_roundtrips(report, tmp_path):
     r = validate_report(report)
-    assert r.schema_version == "1" and r.statistics.n == 10 and r.artifact.precision == "int8"
+    assert r.schema_version == "2" and r.statistics.n == 10 and r.artifact.precision == "int8"
+    assert len(r.repeats) == 1 and r.repeats[0].samples_ns == report["timing"]["samples_ns"]
+    assert r.statistics.between_repeats.repeats == 1 and r.statistics.between_repeats.cv is None
     write_json_atomic(tmp_path / "r.json", report)
     assert load_report(tmp_path / "r.json").model_dump(mode="json")["timing"] == report["timing"]
 
@@ -35,7 +37,7 @@ def test_invalid_reports_are_one_line_errors(report, tmp_path):
     cases = {
         "notjson.json": "{ not json",
         "list.json": "[]",
-        "wrongversion.json": json.dumps({**report, "schema_version": "2"}),
+        "wrongversion.json": json.dumps({**report, "schema_version": "3"}),
         "badstats.json": json.dumps({**report, "statistics": {"n": "many"}}),
     }
     for name, text in cases.items():

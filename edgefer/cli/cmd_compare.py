@@ -16,6 +16,10 @@ def parse_threshold(text: str) -> float:
         value = float(t[:-1]) / 100 if t.endswith("%") else float(t)
     except ValueError:
         raise EdgeferError(f"--fail-on-regression {text!r} is not a percentage", hint="e.g. 5% or 0.05") from None
+    import math
+
+    if not math.isfinite(value):
+        raise EdgeferError(f"--fail-on-regression {text!r} is not a finite percentage", hint="e.g. 5% or 0.05")
     if not t.endswith("%") and value > 1:
         raise EdgeferError(f"--fail-on-regression {text!r} is ambiguous", hint=f"write {t}% or {value / 100:g}")
     if value < 0:

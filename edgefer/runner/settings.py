@@ -17,7 +17,7 @@ from typing import Any
 from edgefer.errors import EdgeferError
 
 MAX_THREADS = 256  # beyond any board edgefer targets: a typo (10000) must not fork-bomb the device
-MAX_RUNS = 10_000_000
+MAX_RUNS = 1_000_000_000
 MAX_SECONDS = 24 * 3600.0
 MAX_BATCH = 4096
 ENERGY_STRINGS = ("auto", "none", "estimate")
