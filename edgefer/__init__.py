@@ -4,4 +4,4 @@ This top-level module must stay import-light: the device-side runner (`edgefer.r
 `edgefer.energy`) is copied to boards that have numpy and a runtime but no torch.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -36,3 +36,9 @@ class GateFailed(EdgeferError):
     """A quality gate (accuracy drop, regression, parity) was violated: exit 1."""
 
     exit_code = 1
+
+
+class SomeFailed(EdgeferError):
+    """Some cells/rows of a multi-part run failed (each kept with its error): exit 1."""
+
+    exit_code = 1

@@ -61,11 +61,13 @@ class Settings:
     threads: int | None = None
     energy: str = "auto"
     calib_data: str | None = None
+    repeat: int | None = None
 
     def bench_key(self) -> dict:
         """What changes a measurement (the artifact hash is added per row)."""
         return {"target": self.target, "runs": self.runs, "warmup": self.warmup, "min_seconds": self.min_seconds,
-                "threads": self.threads, "energy": self.energy, "batch_size": 1}
+                "threads": self.threads, "energy": self.energy, "batch_size": 1, "repeat": self.repeat,
+                "schema": "2"}
 
 
 @dataclass
@@ -312,7 +314,9 @@ def _check_claims(paper: Paper, rows: list[Row], profiles: dict[str, dict], out:
             m = next(m for m in next(iter(cmp.metrics.values())) if m.metric == "p50_ms")
             chk.measured_ratio, chk.ci_low, chk.ci_high, chk.p_value = m.ratio, m.ci_low, m.ci_high, m.p_value
             significant = m.verdict in ("faster", "slower")
-            chk.outcome = _outcome(c.direction, m.ratio, significant)
+            # the same statistics as compare: repeats, two-level bootstrap; one repeat is not judged
+            chk.outcome = (f"not judged ({m.verdict[5:-1]})" if m.undecided
+                           else _outcome(c.direction, m.ratio, significant))
             chk.emulated = bool(rs.emulated or rr.emulated)
             checks.append(chk)
     return checks
@@ -350,6 +354,7 @@ def reproduce(
     plot: bool = True,
     progress: Any = None,
     command: str | None = None,
+    repeat: int | None = None,
 ) -> ReproduceResult:
     """Measure every model of `paper` (seed id, short name or "all"); write results.json, table.md, chart.png.
 
@@ -378,7 +383,7 @@ def reproduce(
     except ImportError:
         pass
     s = Settings(target=target, formats=tuple(formats), precisions=tuple(precisions), runs=runs, warmup=warmup,
-                 min_seconds=min_seconds, threads=threads, energy=energy, calib_data=calib_data)
+                 min_seconds=min_seconds, threads=threads, energy=energy, calib_data=calib_data, repeat=repeat)
     outp = Path(out)
     outp.mkdir(parents=True, exist_ok=True)
     cache = Cache(outp, enabled=use_cache)
@@ -453,6 +458,7 @@ def reproduce(
                         with step(f"{pap.short_name}: {pm.zoo}: bench {r.format} {r.precision}"):
                             rep = bench(str(outp / "artifacts" / pm.zoo / a["file"]), target=target, runs=runs,
                                         warmup=warmup, min_seconds=min_seconds, threads=threads, energy=energy,
+                                        repeat=repeat,
                                         label=f"{pm.zoo} {r.format} {r.precision}", out=str(outp / rel),
                                         on_progress=on_progress)[0]
                         if not rep.get("partial"):

@@ -140,3 +140,69 @@ def test_activation_type_follows_target_profile():
 
     act, why = _default_activation_type(None)
     assert act == load_target("local").int8_activation_type() and why.startswith("host ")
+
+
+def test_zoo_class_names_must_match_the_heads_width():
+    with pytest.raises(EdgeferError, match="3 class names given but the model outputs 7 logits"):
+        resolve_model(model="mobilenet_v1", class_names=["a", "b", "c"])
+
+
+@pytest.mark.parametrize("kw, message", [
+    ({"channels": 0}, "--channels must be 1 .* or 3"),
+    ({"channels": 2}, "--channels must be 1 .* or 3"),
+    ({"input_size": (0, 48)}, "--input-size must be two sizes"),
+    ({"class_names": ["a", " "]}, "--class-names must be"),
+])
+def test_bad_model_options_are_refused(kw, message):
+    with pytest.raises(EdgeferError, match=message):
+        resolve_model(model="mobilenet_v1", **kw)
+
+
+def test_convert_option_values_are_checked_before_work(tmp_path):
+    from edgefer.convert import ConvertOptions
+    from edgefer.convert.api import check_options
+
+    base = dict(model="mobilenet_v1", out=tmp_path / "o")
+    for kw, message in (
+        ({"max_accuracy_drop": 2.0}, "need labelled --eval data"),
+        ({"min_class_recall_ratio": 0.8}, "need labelled --eval data"),
+        ({"min_class_recall_ratio": 1.5, "eval": "x.npz"}, "--min-class-recall-ratio must be between 0 and 1"),
+        ({"max_accuracy_drop": float("nan"), "eval": "x.npz"}, "--max-accuracy-drop must be between"),
+        ({"calib_samples": 0}, "--calib-samples must be between 1"),
+        ({"eval_samples": -3}, "--eval-samples must be between 1"),
+        ({"opset": 7}, "--opset must be between 18"),
+        ({"parity_tol": -1.0}, "--parity-tol must be between"),
+        ({"std": (0.0,)}, "--std values must be > 0"),
+    ):
+        with pytest.raises(EdgeferError, match=message):
+            check_options(ConvertOptions(**base, **kw))
+
+
+def test_nan_calibration_data_is_refused(tmp_path):
+    from edgefer.convert import ConvertOptions, convert
+
+    x = np.random.default_rng(0).random((8, 1, 48, 48)).astype(np.float32)  # float32 NCHW, preprocessed
+    x[3, 0, 5, 5] = np.nan
+    np.save(tmp_path / "calib.npy", x)
+    with pytest.raises(EdgeferError, match=r"--calib .*calib.npy: 1 of 8 samples contain NaN"):
+        convert(ConvertOptions(model="mobilenet_v1", input_size=(48, 48), out=tmp_path / "o", formats=("onnx",),
+                               precisions=("int8",), calib=str(tmp_path / "calib.npy")))
+    assert not list((tmp_path / "o").glob(".edgefer-convert-*"))
+
+
+def test_stale_staging_dirs_of_dead_converts_are_removed(tmp_path):
+    import subprocess
+    import sys
+
+    from edgefer.convert.api import STAGING_PREFIX, _make_staging
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = tmp_path / f"{STAGING_PREFIX}{dead.stdout.strip()}-abc"
+    stale.mkdir()
+    (stale / "half.onnx").write_bytes(b"half")
+    import os
+
+    live = tmp_path / f"{STAGING_PREFIX}{os.getppid()}-xyz"  # a live process's: kept
+    live.mkdir()
+    mine = _make_staging(tmp_path)
+    assert not stale.exists() and live.exists() and mine.exists() and mine.name.startswith(f"{STAGING_PREFIX}{os.getpid()}-")

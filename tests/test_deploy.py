@@ -23,7 +23,9 @@ NASTY = "ef dir 'q\" $(touch INJECTED) ; touch INJECTED2 `touch INJECTED3`"
 
 
 def local_target(tmp_path: Path, **fields) -> Target:
-    data = {**load_target("local").model_dump(), "workdir": str(tmp_path / NASTY), **fields}
+    # python: this interpreter (it has numpy/onnxruntime), not whatever `python3` PATH finds first
+    data = {**load_target("local").model_dump(), "workdir": str(tmp_path / NASTY), "python": [sys.executable],
+            **fields}
     return Target.model_validate(data)
 
 
@@ -199,11 +201,11 @@ def test_adb_not_installed(tmp_path, model, monkeypatch):
 def test_cli_deploy(tmp_path, model, capsys):
     profile = tmp_path / "dev.yaml"
     profile.write_text(json.dumps({**load_target("local").model_dump(mode="json"), "name": "dev",
-                                   "workdir": str(tmp_path / "w w")}))
+                                   "workdir": str(tmp_path / "w w"), "python": [sys.executable]}))
     assert run(["deploy", str(model), "--target", str(profile)]) == 0
     out = capsys.readouterr().out
     assert "target dev (local):" in out and "files copied" in out and "onnxruntime" in out
-    profile.write_text(profile.read_text().replace(json.dumps(load_target("local").python), '["nopython9"]'))
+    profile.write_text(profile.read_text().replace(json.dumps([sys.executable]), '["nopython9"]'))
     assert run(["deploy", str(model), "--target", str(profile)]) == 2
     err = capsys.readouterr().err
     errors = [line for line in err.splitlines() if not line.startswith("[deploy]")]

@@ -4,6 +4,7 @@ disconnect mid-run) as one line naming the target and the step."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -149,3 +150,58 @@ def test_disconnect_without_report_raises(sshd, model, tmp_path):
     with pytest.raises(EdgeferError) as exc:
         bench_remote(model, sshd.target("local", python=[str(py)], workdir=str(tmp_path / "work")), ["--runs", "9"])
     assert one_line(exc).startswith("target local: bench: disconnected from 127.0.0.1")
+
+
+def _profile_file(t, path: Path) -> Path:
+    import yaml
+
+    path.write_text(yaml.safe_dump(t.model_dump(mode="json")))
+    return path
+
+
+def test_repeats_over_ssh_are_separate_device_processes(sshd, model, tmp_path):
+    from edgefer.bench import bench
+
+    t = sshd.target("local", workdir=str(tmp_path / "work"))
+    [r] = bench(str(model), target=str(_profile_file(t, tmp_path / "board.yaml")), runs=5, warmup=1,
+                min_seconds=0, repeat=3, energy="none")
+    assert r["target"]["transport"] == "ssh" and r["settings"]["repeat"] == 3 and r["statistics"]["n"] == 15
+    assert len({x["pid"] for x in r["repeats"]}) == 3 and r["exclusive"]["held"]
+    assert r["resources"]["peak_rss_mb"] < 400 and r["resources"]["model_rss_mb"] is not None
+
+
+def test_a_board_held_by_someone_else_blocks_a_remote_bench(sshd, model, tmp_path):
+    from edgefer.bench import bench
+    from edgefer.runner.lock import BoardLock, whoami
+
+    t = sshd.target("local", workdir=str(tmp_path / "work"))
+    t.bench.lock_timeout_s = 1.0
+    lock = BoardLock(whoami("a manual run"))  # the device is this machine: same lock file
+    lock.acquire(600)
+    try:
+        with pytest.raises(EdgeferError) as exc:
+            bench(str(model), target=str(_profile_file(t, tmp_path / "board.yaml")), runs=2, repeat=1, energy="none")
+        assert "the board is busy: held by a manual run" in one_line(exc)
+    finally:
+        lock.release()
+
+
+def test_host_sigterm_during_a_remote_bench_keeps_the_device_samples(sshd, model, tmp_path):
+    import signal
+    import sys
+    import time
+
+    t = sshd.target("local", workdir=str(tmp_path / "work"))
+    out = tmp_path / "r.json"
+    proc = subprocess.Popen([sys.executable, "-m", "edgefer", "bench", str(model), "--target",
+                             str(_profile_file(t, tmp_path / "board.yaml")), "--runs", "100000000", "--warmup", "1",
+                             "--repeat", "2", "--energy", "none", "--out", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(8)  # deployed, locked, and timing on the device by now
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=180)
+    assert proc.returncode == 1, err
+    r = json.loads(out.read_text())
+    assert r["partial"] and "stopped on the host" in r["partial_reason"] and len(r["repeats"]) == 1
+    assert r["statistics"]["n"] > 100 and r["target"]["transport"] == "ssh"
+    assert not list((tmp_path / "work" / "reports").glob("*.pid"))  # the device runner has exited

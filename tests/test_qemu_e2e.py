@@ -65,7 +65,9 @@ def test_bench_on_the_emulated_board_is_labelled_emulated(board, converted, tmp_
         env = r["environment"]
         assert env["emulated"] is True and env["emulator"] == "qemu-aarch64 (cortex-a72)"
         assert env["machine"] == "aarch64" and r["target"]["name"] == "qemu-aarch64" and r["target"]["transport"] == "ssh"
-        assert r["partial"] is False and r["statistics"]["n"] == 3 and r["settings"]["threads"] == 1
+        assert r["partial"] is False and r["settings"]["threads"] == 1
+        assert r["settings"]["repeat"] == 2 and r["statistics"]["n"] == 3 * 2  # the board profile's repeats
+        assert len({x["pid"] for x in r["repeats"]}) == 2 and r["resources"]["model_rss_mb"] is not None
         assert r["model"]["params"]  # host side added it from the manifest
     assert len(list(tmp_path.glob("*.json"))) == len(reports)
 

@@ -42,6 +42,9 @@ def _progress(console) -> Iterator:
     """A rich progress display whose `step(desc)` context marks one conversion step."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+    if not console.is_terminal:  # progress only on a TTY: logs and pipes get the summary alone
+        yield lambda _desc: contextlib.nullcontext()
+        return
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console) as prog:
 
         @contextlib.contextmanager
@@ -154,7 +157,9 @@ def convert_cmd(
     from rich.console import Console
 
     from edgefer.convert import ConvertOptions, convert
+    from edgefer.runner.options import interrupt_on_sigterm
 
+    interrupt_on_sigterm()  # SIGTERM takes Ctrl-C's path: the staging directory is removed
     opts = ConvertOptions(
         model=model, module=module, module_args=_json_args(module_args), weights=weights,
         input_size=tuple(input_size) if input_size else None, channels=channels,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from typing import Optional
 
 import typer
@@ -19,6 +21,7 @@ def reproduce(
     out: Optional[str] = typer.Option(None, "--out", "-o", help="Output directory (default: reproduce-PAPER). Also the cache: rerunning resumes."),
     runs: Optional[int] = typer.Option(None, "--runs", help="Timed runs per artifact (default: the target profile's)."),
     warmup: Optional[int] = typer.Option(None, "--warmup", help="Warm-up runs (default: the target profile's)."),
+    repeat: Optional[int] = typer.Option(None, "--repeat", "-r", help="Repeats per artifact: independent runner processes (default: the target profile's); claims need >= 2."),
     min_seconds: Optional[float] = typer.Option(None, "--min-seconds", help="Keep timing until this many seconds have passed (default: the target profile's)."),
     threads: Optional[int] = typer.Option(None, "--threads", help="Runtime threads (default: the target profile's)."),
     energy: str = typer.Option("auto", "--energy", help="auto (the target's meter if present), measure, estimate or none."),
@@ -43,11 +46,12 @@ def reproduce(
 
     console = Console(stderr=True)
     out_dir = out or f"reproduce-{paper}"
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console, transient=False) as progress:
+    bar = (Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=console, transient=False) if console.is_terminal else contextlib.nullcontext())
+    with bar as progress:  # progress only on a TTY
         res = run_reproduce(
             paper, target=target, formats=_split(formats), precisions=_split(precisions), out=out_dir, runs=runs,
-            warmup=warmup, min_seconds=min_seconds, threads=threads, energy=energy, calib_data=calib_data,
+            warmup=warmup, min_seconds=min_seconds, threads=threads, energy=energy, calib_data=calib_data, repeat=repeat,
             papers_path=papers_file, use_cache=not no_cache, plot=plot, progress=progress, command=command_line(),
         )
     stdout = Console()
@@ -69,6 +73,14 @@ def reproduce(
     stdout.print(res.note, style="dim", markup=False)
     for name, path in res.files.items():
         stdout.print(f"{name}: {path}", markup=False, highlight=False)
+    rows = [r for p in res.papers for r in p.rows]
+    failed = [r for r in rows if r.error]
+    if failed:
+        from edgefer.errors import SomeFailed
+
+        first = failed[0]
+        raise SomeFailed(f"{len(failed)} of {len(rows)} rows failed (kept in {res.files.get('results', out_dir)}); "
+                         f"first: {first.model} {first.format} {first.precision}: {first.error}")
 
 
 def register(app: typer.Typer) -> None:

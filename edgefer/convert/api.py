@@ -8,6 +8,7 @@ half-way therefore leaves no file that looks like a finished artifact.
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -105,12 +106,66 @@ def _check_choices(values: tuple[str, ...], allowed: tuple[str, ...], flag: str)
     return vals
 
 
+STAGING_PREFIX = ".edgefer-convert-"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's live process
+    return True
+
+
+def remove_stale_staging(out: Path) -> list[Path]:
+    """Staging dirs left by a convert that died (killed, power cut): their pid is gone."""
+    removed = []
+    for d in out.glob(STAGING_PREFIX + "*"):
+        pid_text = d.name[len(STAGING_PREFIX):].split("-", 1)[0]
+        if d.is_dir() and (not pid_text.isdigit() or not _pid_alive(int(pid_text))):
+            shutil.rmtree(d, ignore_errors=True)
+            removed.append(d)
+    return removed
+
+
 def _make_staging(out: Path) -> Path:
     try:
         out.mkdir(parents=True, exist_ok=True)
-        return Path(tempfile.mkdtemp(prefix=".edgefer-convert-", dir=out))
+        remove_stale_staging(out)
+        return Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", dir=out))
     except OSError as exc:
         raise EdgeferError(f"output directory {out} is not writable: {exc.strerror or exc}") from None
+
+
+def check_options(opts: "ConvertOptions") -> None:
+    """Every value by type and range before the slow steps; one line naming the option."""
+    import math
+
+    def num(flag: str, v, lo: float, hi: float) -> None:
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)
+                              or not lo <= v <= hi):
+            raise EdgeferError(f"{flag} must be between {lo:g} and {hi:g}, got {v!r}")
+
+    num("--calib-samples", opts.calib_samples, 1, 1_000_000)
+    num("--eval-samples", opts.eval_samples, 1, 10_000_000)
+    num("--opset", opts.opset, 18, 23)
+    num("--parity-tol", opts.parity_tol, 1e-9, 1.0)
+    num("--max-accuracy-drop", opts.max_accuracy_drop, 0, 100)
+    num("--min-class-recall-ratio", opts.min_class_recall_ratio, 0, 1)
+    for flag, vals in (("--mean", opts.mean), ("--std", opts.std)):
+        if vals is not None and any(not math.isfinite(v) for v in vals):
+            raise EdgeferError(f"{flag} values must be finite numbers, got {list(vals)}")
+    if opts.std is not None and any(v <= 0 for v in opts.std):
+        raise EdgeferError(f"--std values must be > 0, got {list(opts.std)}")
+    gates = [f for f, v in (("--max-accuracy-drop", opts.max_accuracy_drop),
+                            ("--min-class-recall-ratio", opts.min_class_recall_ratio)) if v is not None]
+    if gates and not opts.eval:
+        raise EdgeferError(f"{' and '.join(gates)} need labelled --eval data: without it the gate cannot be "
+                           f"evaluated and would pass untested")
+    if gates and not opts.verify:
+        raise EdgeferError(f"{' and '.join(gates)} cannot be checked with --no-verify")
 
 
 def _torch_logits(model, x: np.ndarray, batch: int = 64) -> np.ndarray:
@@ -173,6 +228,14 @@ class _Data:
     warnings: list[str]
 
 
+def _check_finite(x: np.ndarray, source: str, flag: str) -> None:
+    bad = ~np.isfinite(x)
+    if bad.any():
+        n = int(bad.reshape(len(x), -1).any(axis=1).sum())
+        raise EdgeferError(f"{flag} {source}: {n} of {len(x)} samples contain NaN or infinite values",
+                           hint="clean the data: quantization ranges and accuracy computed from them are meaningless")
+
+
 def _read_data(opts: ConvertOptions, ms, int8: bool) -> _Data:
     """Calibration and verification inputs; random pixels (flagged loudly) when none given."""
     from edgefer.data import load_data, random_inputs, select
@@ -184,6 +247,7 @@ def _read_data(opts: ConvertOptions, ms, int8: bool) -> _Data:
         # grouped by class (as image folders list them) would bias ranges towards the last classes
         idx = np.random.default_rng(opts.seed).permutation(select(ds, opts.calib_samples, opts.seed))
         x_calib, calib_rec = ds.take(idx), ds.describe(idx, ms.class_names)
+        _check_finite(x_calib, opts.calib, "--calib")
     else:
         x_calib = random_inputs(ms.spec, opts.calib_samples, opts.seed)
         calib_rec = {"source": "random", "samples": opts.calib_samples}
@@ -194,6 +258,7 @@ def _read_data(opts: ConvertOptions, ms, int8: bool) -> _Data:
         ds = load_data(opts.eval, ms.spec, ms.class_names, default_split="PublicTest")
         idx = select(ds, opts.eval_samples, opts.seed + 1)
         x_ver, y_eval = ds.take(idx), (None if ds.labels is None else ds.labels[idx])
+        _check_finite(x_ver, opts.eval, "--eval")
         ver_rec = ds.describe(idx, ms.class_names)
         if y_eval is None:
             warnings.append(f"{opts.eval} has no labels: accuracy not measured, only parity/agreement")
@@ -222,8 +287,7 @@ def convert(opts: ConvertOptions, step: Step | None = None, check: bool = True) 
     step = step or (lambda _desc: contextlib.nullcontext())
     formats = _check_choices(tuple(opts.formats), FORMATS, "--to")
     precisions = _check_choices(tuple(opts.precisions), PRECISIONS, "--precision")
-    if opts.calib_samples < 1:
-        raise EdgeferError(f"--calib-samples must be >= 1, got {opts.calib_samples}")
+    check_options(opts)
     if opts.tflite_io not in ("int8", "float32"):
         raise EdgeferError(f"--tflite-io must be int8 or float32, got {opts.tflite_io!r}")
     # checked before the slow steps (quantize_onnx_int8 checks them again as a library call)

@@ -157,6 +157,12 @@ def resolve_model(
 
     if bool(model) == bool(module):
         raise EdgeferError("give exactly one of a zoo MODEL name or --module pkg.file:factory")
+    if channels is not None and channels not in (1, 3):
+        raise EdgeferError(f"--channels must be 1 (grayscale) or 3 (RGB), got {channels}")
+    if input_size is not None and (len(input_size) != 2 or any(int(v) < 8 or int(v) > 4096 for v in input_size)):
+        raise EdgeferError(f"--input-size must be two sizes between 8 and 4096 pixels, got {list(input_size)}")
+    if class_names is not None and (not class_names or any(not str(n).strip() for n in class_names)):
+        raise EdgeferError("--class-names must be a comma-separated list of non-empty names")
     if module:
         if input_size is None or channels is None:
             raise EdgeferError("--module needs --input-size H W and --channels C")
@@ -187,8 +193,9 @@ def resolve_model(
             base.resize,
         )
         default_names = list(entry.class_names)
-        n = len(class_names) if class_names else len(default_names)
-        net = create_model(model, num_classes=n, in_chans=c)
+        # the zoo entry fixes the classifier width: names that disagree with it are a mistake, not a
+        # request for another head (that would silently build a different, untrained model)
+        net = create_model(model, num_classes=len(default_names), in_chans=c)
         name = model
         source = {"type": "zoo", "name": model, "paper": entry.paper}
     net.eval()
