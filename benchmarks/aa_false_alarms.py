@@ -64,11 +64,24 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=6, help="benches of each artifact")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--bench-args", default="", help="extra `edgefer bench` options (default: none = the defaults)")
+    ap.add_argument("--keep", metavar="DIR", help="keep the reports there (and reuse them with --reuse DIR)")
+    ap.add_argument("--reuse", metavar="DIR", help="analyse the reports a previous --keep run left, measure nothing")
     args = ap.parse_args()
+    if args.reuse:
+        d = Path(args.reuse)
+        n = len(list(d.glob("a*.json")))
+        reps_a = [json.loads((d / f"a{i}.json").read_text()) for i in range(n)]
+        reps_b = [json.loads((d / f"b{i}.json").read_text()) for i in range(n)]
+        macs = [reps_a[0]["model"]["macs"], reps_b[0]["model"]["macs"]]
+        args.n = n
+        analyse(args, reps_a, reps_b, macs, time.time())
+        return
     extra = ["--threads", str(args.threads), *args.bench_args.split()]
     t0 = time.time()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
+        keep = Path(args.keep) if args.keep else tmp
+        keep.mkdir(parents=True, exist_ok=True)
         a = convert_one(args.model, args.size, tmp / "a")
         b = convert_one(args.model, args.control_size, tmp / "b")
         from edgefer.convert.manifest import read_manifest
@@ -76,9 +89,13 @@ def main() -> None:
         macs = [read_manifest(str(tmp / d))["model"]["macs"] for d in ("a", "b")]
         reps_a, reps_b = [], []
         for i in range(args.n):
-            reps_a.append(bench_cli(a, tmp / f"a{i}.json", extra))
-            reps_b.append(bench_cli(b, tmp / f"b{i}.json", extra))
+            reps_a.append(bench_cli(a, keep / f"a{i}.json", extra))
+            reps_b.append(bench_cli(b, keep / f"b{i}.json", extra))
             print(f"bench {i + 1}/{args.n} done ({time.time() - t0:.0f} s)", file=sys.stderr)
+    analyse(args, reps_a, reps_b, macs, t0)
+
+
+def analyse(args, reps_a: list[dict], reps_b: list[dict], macs: list[int], t0: float) -> None:
     s = reps_a[0]["settings"]
     print(f"# A/A test: {args.model} ONNX fp32 {args.size}x{args.size} vs {args.control_size}x{args.control_size} "
           f"(x{macs[1] / macs[0]:.3f} MACs), {args.n} benches each, bench defaults: repeat {s['repeat']}, "

@@ -5,10 +5,10 @@
     cmp.check_gate()    # raises GateFailed on a significant regression beyond the threshold
 
 Latency is compared per sample (ms per batch / batch size), repeat by repeat. A report's p50
-(p90, p99, mean) is the mean over its repeats of each repeat's p50; its 95% interval, and that of
-the ratio other/baseline, come from a two-level bootstrap: resample repeats, then samples within
-each (edgefer/runner/hierarchical.py, after Kalibera & Jones, ISMM 2013), the two reports
-independently. So the between-run variance, which dominates on real machines, is in every interval.
+(p90, p99, mean) is the mean over its repeats of each repeat's p50; its standard error comes from a
+two-level bootstrap: resample repeats, then samples within each (edgefer/runner/hierarchical.py,
+after Kalibera & Jones, ISMM 2013), the two reports independently; the ratio's 95% interval
+combines both on the log scale with Student's t (Welch degrees of freedom over the repeats). So the between-run variance, which dominates on real machines, is in every interval.
 - "faster"/"slower" only when the ratio's interval excludes 1;
 - the gate (`threshold`) fails only when the slowdown's lower bound exceeds the threshold:
   significantly worse *by more than* T;
@@ -263,7 +263,7 @@ def repeat_groups(rep: dict) -> list[np.ndarray]:
 
 def _latency_metrics(bg: list[np.ndarray], og: list[np.ndarray], b: ReportSummary, o: ReportSummary,
                      within_run: bool) -> list[MetricComparison]:
-    from edgefer.runner.hierarchical import bootstrap, interval, point_estimate
+    from edgefer.runner.hierarchical import bootstrap, interval, point_estimate, ratio_interval
 
     pb, po = point_estimate(bg, _STATS), point_estimate(og, _STATS)
     keys = ("p50_ms", "p90_ms", "p99_ms")
@@ -280,8 +280,12 @@ def _latency_metrics(bg: list[np.ndarray], og: list[np.ndarray], b: ReportSummar
         return out
     db = bootstrap(bg, _STATS, seed=_SEED, within_only=not hierarchical)
     do = bootstrap(og, _STATS, seed=_SEED + 1, within_only=not hierarchical)
-    lo, hi = interval(do / db, CONFIDENCE)
-    tlo, thi = interval(db[:, 3] / do[:, 3], CONFIDENCE)  # throughput ratio = mean time ratio inverted
+    if hierarchical:  # bootstrap standard errors, Student's t over the repeats (small-k coverage)
+        lo, hi = ratio_interval(po / pb, db, len(bg), do, len(og))
+        tlo, thi = 1 / hi[3], 1 / lo[3]  # throughput ratio = mean time ratio inverted
+    else:  # explicit within-run opt-in: percentile interval of the sample bootstrap
+        lo, hi = interval(do / db, CONFIDENCE)
+        tlo, thi = interval(db[:, 3] / do[:, 3], CONFIDENCE)
     method = "repeats" if hierarchical else "within-run only (between-run variance ignored)"
     for i, m in enumerate(out[:3]):
         m.ci_low, m.ci_high, m.method = float(lo[i]), float(hi[i]), method

@@ -370,10 +370,13 @@ def reproduce(
             raise EdgeferError(f"{flag} {','.join(value)!s} invalid", hint=f"choose from {', '.join(allowed)}")
     if energy not in ENERGY_MODES:
         raise EdgeferError(f"invalid --energy {energy!r}", hint=f"choose from {', '.join(ENERGY_MODES)}")
-    if runs is not None and runs < 1:
-        raise EdgeferError(f"--runs must be >= 1, got {runs}")
-    if min_seconds is not None and min_seconds < 0:
-        raise EdgeferError(f"--min-seconds must be >= 0, got {min_seconds}")
+    from edgefer.runner.settings import BenchSettings
+
+    # every bench value checked before the first conversion (unset ones come from the profile)
+    BenchSettings(runs=1 if runs is None else runs, warmup=0 if warmup is None else warmup,
+                  min_seconds=0.0 if min_seconds is None else min_seconds, threads=threads, energy="none").validate()
+    if repeat is not None and (isinstance(repeat, bool) or not isinstance(repeat, int) or not 1 <= repeat <= 1000):
+        raise EdgeferError(f"--repeat must be an integer between 1 and 1000, got {repeat!r}")
     papers = load_papers(papers_path).select(paper)
     target_summary = None
     try:

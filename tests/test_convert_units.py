@@ -206,3 +206,23 @@ def test_stale_staging_dirs_of_dead_converts_are_removed(tmp_path):
     live.mkdir()
     mine = _make_staging(tmp_path)
     assert not stale.exists() and live.exists() and mine.exists() and mine.name.startswith(f"{STAGING_PREFIX}{os.getpid()}-")
+
+
+def test_sigterm_during_convert_removes_the_staging_dir(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "o"
+    proc = subprocess.Popen([sys.executable, "-m", "edgefer", "convert", "mobilenet_v1", "--to", "onnx",
+                             "--precision", "fp32,int8", "--out", str(out)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not list(out.glob(".edgefer-convert-*")) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert list(out.glob(".edgefer-convert-*")), "the conversion never staged anything"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err
+    assert not list(out.glob(".edgefer-convert-*")) and not (out / "manifest.json").exists()

@@ -63,12 +63,12 @@ def profile(
 
     from edgefer.profile import profile_zoo_model
 
-    if num_classes < 1:
-        raise EdgeferError(f"--num-classes must be >= 1, got {num_classes}")
-    if channels is not None and channels < 1:
-        raise EdgeferError(f"--channels must be >= 1, got {channels}")
-    if input_size is not None and min(input_size) < 1:
-        raise EdgeferError(f"--input-size must be positive, got {input_size[0]} {input_size[1]}")
+    if not 1 <= num_classes <= 100_000:
+        raise EdgeferError(f"--num-classes must be between 1 and 100000, got {num_classes}")
+    if channels is not None and not 1 <= channels <= 64:
+        raise EdgeferError(f"--channels must be between 1 and 64, got {channels}")
+    if input_size is not None and not all(8 <= v <= 4096 for v in input_size):
+        raise EdgeferError(f"--input-size must be two sizes between 8 and 4096 pixels, got {input_size[0]} {input_size[1]}")
     prof = profile_zoo_model(model, input_size=input_size, channels=channels, num_classes=num_classes)
     if as_json:
         typer.echo(json.dumps(prof.to_dict(), indent=2))

@@ -89,7 +89,8 @@ def run(argv: list[str] | None = None) -> int:
         typer.echo(f"error: {exc.one_line()}", err=True)
         return exc.exit_code
     except KeyboardInterrupt:
-        typer.echo("interrupted", err=True)
+        sys.stderr.write("interrupted\n")
+        sys.stderr.flush()
         return 130
     except typer.Exit as exc:
         return exc.exit_code
@@ -108,6 +109,8 @@ def run(argv: list[str] | None = None) -> int:
             raise
         typer.echo(f"error: internal error: {type(exc).__name__}: {exc} (set EDGEFER_DEBUG=1 for a traceback)", err=True)
         return 3
+    if rc == 130:  # typer turns KeyboardInterrupt (Ctrl-C, SIGTERM) into Exit(130), returned here
+        sys.stderr.write("interrupted\n")
     return rc if isinstance(rc, int) else 0
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from edgefer.errors import EdgeferError
-from edgefer.runner.hierarchical import between_repeat_cv, bootstrap, interval, point_estimate
+from edgefer.runner.hierarchical import between_repeat_cv, bootstrap, point_estimate, t_interval
 from edgefer.runner.stats import summarize
 
 SCHEMA_VERSION = "2"
@@ -47,10 +47,12 @@ def _between(repeats: list[dict[str, Any]], batch_size: int) -> dict[str, Any]:
                            "cv": between_repeat_cv(groups) if groups else None,
                            "ci95_p50_ms": None, "method": None}
     if len(groups) >= 2:
-        lo, hi = interval(bootstrap(groups, ["p50"], n_resamples=1000))
+        point = point_estimate(groups, ["p50"])
+        lo, hi = t_interval(point, bootstrap(groups, ["p50"], n_resamples=1000), len(groups))
         out["ci95_p50_ms"] = [float(lo[0]), float(hi[0])]
-        out["mean_p50_ms"] = float(point_estimate(groups, ["p50"])[0])
-        out["method"] = "two-level bootstrap (repeats, then samples within them), percentile 95% interval"
+        out["mean_p50_ms"] = float(point[0])
+        out["method"] = ("two-level bootstrap (repeats, then samples within them) standard error, "
+                         f"Student's t with {len(groups) - 1} degrees of freedom, 95%")
     return out
 
 
