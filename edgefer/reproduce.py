@@ -375,6 +375,8 @@ def reproduce(
     # every bench value checked before the first conversion (unset ones come from the profile)
     BenchSettings(runs=1 if runs is None else runs, warmup=0 if warmup is None else warmup,
                   min_seconds=0.0 if min_seconds is None else min_seconds, threads=threads, energy="none").validate()
+    if calib_data and not os.path.exists(calib_data.rsplit(":", 1)[0] if not os.path.exists(calib_data) else calib_data):
+        raise EdgeferError(f"--calib-data {calib_data}: not found")
     if repeat is not None and (isinstance(repeat, bool) or not isinstance(repeat, int) or not 1 <= repeat <= 1000):
         raise EdgeferError(f"--repeat must be an integer between 1 and 1000, got {repeat!r}")
     papers = load_papers(papers_path).select(paper)
