@@ -35,13 +35,16 @@ class HaarCascade(Detector):
         from edgefer.runner.pipeline.imaging import require_cv2
 
         self._cv2 = require_cv2("the Haar cascade detector")
+        if not hasattr(self._cv2, "CascadeClassifier"):  # OpenCV 5 moved the cascades out of the main package
+            raise EdgeferError(f"OpenCV {self._cv2.__version__} has no Haar cascades",
+                               hint="pip install 'opencv-python-headless>=4.8,<5'")
         self.path = path or default_cascade()
         if not os.path.isfile(self.path):
             raise EdgeferError(f"detector file not found: {self.path}")
         try:
             self.cascade = self._cv2.CascadeClassifier(self.path)
             empty = self.cascade.empty()
-        except self._cv2.error:
+        except (self._cv2.error, SystemError):  # a malformed XML surfaces as SystemError
             empty = True
         if empty:
             raise EdgeferError(f"detector {os.path.basename(self.path)} is not a detector: OpenCV cannot load it as a cascade")
