@@ -20,7 +20,8 @@ from _pipeline_fixtures import (HAVE_CV2, MISSING, classifier_dir, flat_input_on
 
 from edgefer.cli.main import run as cli
 
-pytestmark = pytest.mark.skipif(MISSING is not None, reason=str(MISSING))
+# tflite: BlazeFace runs on LiteRT, so in CI (which installs the extras) these must not skip
+pytestmark = [pytest.mark.tflite, pytest.mark.skipif(MISSING is not None, reason=str(MISSING))]
 REPO = Path(__file__).resolve().parents[1]
 # Stage times add up to end to end: per frame, e2e - (sum of the five stage clocks) is the loop's
 # own bookkeeping between them; it must be >= 0 and, for 95% of frames, <= max(0.5 ms, 5% of e2e).
