@@ -108,11 +108,12 @@ class FaceClassifier:
         x1, y1 = max(0, int(cx - half)), max(0, int(cy - half))
         x2, y2 = min(fw, int(np.ceil(cx + half))), min(fh, int(np.ceil(cy + half)))
         crop = frame[y1:max(y2, y1 + 1), x1:max(x2, x1 + 1)]
+        # resize the RGB crop first, then luma: both are linear per pixel, so the order does not
+        # change the result (up to rounding), and the luma is then taken on h x w pixels only
+        img = imaging.resize(crop, self.h, self.w, self.resize_backend)
         if self.c == 1:
-            img = imaging.resize(imaging.to_gray(crop), self.h, self.w, self.resize_backend)[:, :, None]
-        else:
-            img = imaging.resize(crop, self.h, self.w, self.resize_backend)
-        x = img * self._a + self._b  # (h, w, c)
+            img = imaging.to_gray(img)[:, :, None]
+        x = img * self._a + self._b  # (h, w, c) float32: (pixel/255 - mean)/std
         x = x[None] if self.layout == "NHWC" else x.transpose(2, 0, 1)[None]
         x = np.ascontiguousarray(x, dtype=np.float32)
         return quantize(x, self.in_info) if self.quantized_in else x

@@ -22,10 +22,12 @@ def cv2_module() -> Any | None:
     """OpenCV if importable here, else None (it is optional on boards)."""
     try:
         import cv2
-
-        return cv2
     except ImportError:
         return None
+    # the resizes here are small (a 128x128 letterbox, a 48x48 crop): OpenCV's worker threads
+    # cost more to wake than they save, and they compete with the runtimes' own threads
+    cv2.setNumThreads(1)
+    return cv2
 
 
 @functools.lru_cache(maxsize=1)
@@ -76,12 +78,12 @@ def resize_numpy(img: np.ndarray, h: int, w: int) -> np.ndarray:
 
 
 def resize(img: np.ndarray, h: int, w: int, backend: str) -> np.ndarray:
-    """Bilinear resize -> float32; backend "cv2" or "numpy"."""
+    """Bilinear resize; backend "cv2" (keeps the dtype: uint8 in, uint8 out) or "numpy" (float32 out)."""
     if img.shape[0] == h and img.shape[1] == w:
-        return img.astype(np.float32)
+        return img
     if backend == "cv2":
         cv2 = cv2_module()
-        return cv2.resize(img, (w, h), interpolation=cv2.INTER_LINEAR).astype(np.float32, copy=False)
+        return cv2.resize(img, (w, h), interpolation=cv2.INTER_LINEAR)
     return resize_numpy(img, h, w)
 
 

