@@ -214,15 +214,24 @@ sys.exit(main(["pipeline", "run", "--classifier", {str(cls_dir / 'tiny_fp32.onnx
     assert r["settings"]["resize"] == "numpy" and r["settings"]["opencv"] is None and r["frames"]["faces"][0] >= 1
 
 
-def test_numpy_and_cv2_resize_agree():
+def test_crop_resize_follows_the_training_preprocessing():
+    """The classifier crop is resized as edgefer's InputSpec.preprocess (Pillow bilinear,
+    antialiased when shrinking) does; the detector letterbox as plain bilinear (MediaPipe)."""
+    from PIL import Image
+
     from edgefer.runner.pipeline import imaging
 
-    if not HAVE_CV2:
-        pytest.skip("opencv-python-headless not installed")
     img = photo_rgb("astronaut")
-    for h, w in ((128, 128), (48, 48), (300, 200)):
-        a, b = imaging.resize_numpy(img, h, w), imaging.resize(img, h, w, "cv2")
-        assert np.abs(a - b).max() <= 1.01  # cv2 rounds to uint8
+    crop = img[81:174, 179:272]  # the face
+    for src, size in ((crop, 48), (crop, 224), (img, 100), (crop[:, :60], 30)):
+        ref = np.asarray(Image.fromarray(src).resize((size, size), Image.Resampling.BILINEAR), np.float32)
+        assert np.abs(imaging.resize(src, size, size, "numpy") - ref).max() <= 1.0  # Pillow rounds to uint8
+        if HAVE_CV2:  # INTER_AREA / INTER_LINEAR approximate Pillow's filter
+            assert np.abs(imaging.resize(src, size, size, "cv2").astype(np.float32) - ref).mean() < 2.5
+    if HAVE_CV2:
+        a = imaging.resize(img, 128, 128, "numpy", antialias=False)
+        b = imaging.resize(img, 128, 128, "cv2", antialias=False)
+        assert np.abs(a - b).max() <= 1.0
 
 
 def test_weighted_nms_merges_overlapping_boxes():

@@ -113,9 +113,16 @@ class FaceClassifier:
         img = imaging.resize(crop, self.h, self.w, self.resize_backend)
         if self.c == 1:
             img = imaging.to_gray(img)[:, :, None]
-        x = img * self._a + self._b  # (h, w, c) float32: (pixel/255 - mean)/std
-        x = x[None] if self.layout == "NHWC" else x.transpose(2, 0, 1)[None]
-        x = np.ascontiguousarray(x, dtype=np.float32)
+        # one strided pass into the model's layout as float32, then the affine map in place:
+        # x = pixel * (1/255/std) + (-mean/std), per channel
+        if self.layout == "NHWC":
+            x = img.astype(np.float32, order="C")[None]
+            x *= self._a
+            x += self._b
+        else:
+            x = img.transpose(2, 0, 1).astype(np.float32, order="C")[None]
+            x *= self._a[:, None, None]
+            x += self._b[:, None, None]
         return quantize(x, self.in_info) if self.quantized_in else x
 
     def classify(self, feed: np.ndarray) -> tuple[np.ndarray, int]:

@@ -1,8 +1,9 @@
 """Pixel helpers for the pipeline (device side: numpy; cv2 / Pillow used only when present).
 
-Frames are uint8 RGB arrays (H, W, 3) everywhere in the pipeline. The numpy bilinear resize
-uses half-pixel centres like OpenCV's INTER_LINEAR, so both backends give (nearly) the same
-crops; which one ran is recorded in the report.
+Frames are uint8 RGB arrays (H, W, 3) everywhere in the pipeline. Both resize backends follow
+edgefer's training preprocessing (Pillow's bilinear filter, antialiased when shrinking): the
+numpy one computes Pillow's filter weights, the OpenCV one uses INTER_AREA to shrink and
+INTER_LINEAR to enlarge; which one ran is recorded in the report.
 """
 
 from __future__ import annotations
@@ -59,32 +60,68 @@ def resize_backend(choice: str = "auto") -> str:
 
 
 @functools.lru_cache(maxsize=64)
+def _triangle_taps(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pillow's bilinear filter as taps: (n_out, K) source indices and weights of a triangle over
+    source pixel centres, widened by the shrink factor when shrinking (antialiasing), rows
+    normalised to 1. Taps, not a dense matrix product: small BLAS calls are slow on busy boards."""
+    scale = n_in / n_out
+    support = max(scale, 1.0)
+    centres = (np.arange(n_out, dtype=np.float64) + 0.5) * scale
+    first = np.floor(centres - support).astype(np.intp)
+    k = int(np.ceil(2 * support)) + 2
+    idx = first[:, None] + np.arange(k)[None, :]
+    w = np.clip(1.0 - np.abs((idx + 0.5 - centres[:, None]) / support), 0.0, None)
+    w[(idx < 0) | (idx >= n_in)] = 0.0
+    w /= w.sum(axis=1, keepdims=True)
+    return np.clip(idx, 0, n_in - 1), w.astype(np.float32)
+
+
+def resize_numpy(img: np.ndarray, h: int, w: int) -> np.ndarray:
+    """Pillow-like bilinear resize of (H, W) or (H, W, C) -> float32 (h, w[, C]), separable taps."""
+    src = img
+    iy, wy = _triangle_taps(src.shape[0], h)
+    ix, wx = _triangle_taps(src.shape[1], w)
+    wy = wy.reshape(*wy.shape, *(1,) * (src.ndim - 1))  # (h, K, 1[, 1]) against (h, W[, C])
+    wx = wx.reshape(*wx.shape, *(1,) * (src.ndim - 2))  # (w, K[, 1]) against (h, w[, C])
+    rows = np.zeros((h, *src.shape[1:]), np.float32)
+    for k in range(iy.shape[1]):
+        rows += src[iy[:, k]] * wy[:, k]
+    out = np.zeros((h, w, *src.shape[2:]), np.float32)
+    for k in range(ix.shape[1]):
+        out += rows[:, ix[:, k]] * wx[:, k]
+    return out
+
+
+@functools.lru_cache(maxsize=64)
 def _axis(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     # source coordinate of each output pixel centre (half-pixel convention), clamped to the edge
     x = np.clip((np.arange(n_out, dtype=np.float64) + 0.5) * (n_in / n_out) - 0.5, 0, n_in - 1)
     x0 = np.floor(x).astype(np.intp)
-    x1 = np.minimum(x0 + 1, n_in - 1)
-    return x0, x1, (x - x0).astype(np.float32)
+    return x0, np.minimum(x0 + 1, n_in - 1), (x - x0).astype(np.float32)
 
 
-def resize_numpy(img: np.ndarray, h: int, w: int) -> np.ndarray:
-    """Bilinear resize of (H, W) or (H, W, C) -> float32 (h, w[, C])."""
+def bilinear_numpy(img: np.ndarray, h: int, w: int) -> np.ndarray:
+    """Plain bilinear sampling (no antialiasing) of (H, W, C) -> float32, like INTER_LINEAR."""
     y0, y1, wy = _axis(img.shape[0], h)
     x0, x1, wx = _axis(img.shape[1], w)
     top = img[y0].astype(np.float32)
-    rows = top + (img[y1] - top) * (wy[:, None, None] if img.ndim == 3 else wy[:, None])
+    rows = top + (img[y1] - top) * wy[:, None, None]
     left = rows[:, x0]
-    return left + (rows[:, x1] - left) * (wx[None, :, None] if img.ndim == 3 else wx[None, :])
+    return left + (rows[:, x1] - left) * wx[None, :, None]
 
 
-def resize(img: np.ndarray, h: int, w: int, backend: str) -> np.ndarray:
-    """Bilinear resize; backend "cv2" (keeps the dtype: uint8 in, uint8 out) or "numpy" (float32 out)."""
+def resize(img: np.ndarray, h: int, w: int, backend: str, antialias: bool = True) -> np.ndarray:
+    """Resize. antialias=True (the classifier crop) follows edgefer's training preprocessing,
+    Pillow's bilinear filter: cv2 INTER_AREA to shrink / INTER_LINEAR to enlarge, numpy Pillow's
+    weights. antialias=False (the detector letterbox) is plain bilinear sampling, as MediaPipe's
+    CPU image-to-tensor does. cv2 keeps the dtype (uint8 in, uint8 out); numpy gives float32."""
     if img.shape[0] == h and img.shape[1] == w:
         return img
     if backend == "cv2":
         cv2 = cv2_module()
-        return cv2.resize(img, (w, h), interpolation=cv2.INTER_LINEAR)
-    return resize_numpy(img, h, w)
+        shrink = antialias and img.shape[0] > h and img.shape[1] > w
+        return cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    return resize_numpy(img, h, w) if antialias else bilinear_numpy(img, h, w)
 
 
 # ITU-R 601-2 luma, the weights Pillow's convert("L") uses (edgefer's training preprocessing)

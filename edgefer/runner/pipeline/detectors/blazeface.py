@@ -159,7 +159,7 @@ class BlazeFace(Detector):
             self._lb_u8 = np.zeros((s, s, 3), np.uint8)  # black padding stays black
             self._lb_f32 = np.empty((1, s, s, 3), np.float32)
         nh, nw, top, left = self._lb_geom
-        resized = self._imaging.resize(frame, nh, nw, self.resize_backend)
+        resized = self._imaging.resize(frame, nh, nw, self.resize_backend, antialias=False)
         self._lb_u8[top:top + nh, left:left + nw] = resized if resized.dtype == np.uint8 else np.rint(resized)
         np.multiply(self._lb_u8, np.float32(2.0 / 255.0), out=self._lb_f32[0])
         self._lb_f32 -= np.float32(1.0)
