@@ -8,8 +8,10 @@ astronaut.png, decoded once into an in-memory frame stack, so acquisition is a p
 not PNG decoding). For every frame the run records the end-to-end time and, inside it, the two
 runtime calls (BlazeFace, the classifier). Glue = end to end - runtime calls - acquisition:
 letterbox + anchor decoding + NMS, crop + resize + normalisation, softmax, queue/bookkeeping.
-Printed per round: the glue share sum(glue)/sum(e2e) and the per-frame median share; the goal
-is <= 5 %. Acquisition (the frame copy) is printed apart, as a camera would deliver it.
+Printed per round: the per-frame glue share glue/e2e (median and p90 over frames) and the
+aggregate sum(glue)/sum(e2e); the goal, <= 5 % of the end-to-end time per frame, is judged on
+the per-frame median (the aggregate is also printed: on a shared CPU it is inflated by frames
+whose glue happened to be preempted). Acquisition (the frame copy) is printed apart, as a camera would deliver it.
 Then BlazeFace's runtime-call p50 beside the published figure (none is published for a CPU;
 see PUBLISHED below). Without --classifier, a FER-sized conv net (1x48x48) is built with
 onnx.helper.
@@ -66,7 +68,8 @@ def main() -> None:
         shares, medians, det_p50 = [], [], []
         print(f"classifier {cls} ({a.fmt or 'any'}/{a.precision or 'any'}), BlazeFace short range, photo {a.photo} "
               f"{img.shape[1]}x{img.shape[0]}, {a.frames} frames x {a.rounds} rounds, threads {a.threads}")
-        print(f"{'round':>5} {'e2e p50':>9} {'runtime':>9} {'glue':>8} {'glue share':>11} {'median share':>13} "
+        print(f"{'round':>5} {'e2e p50':>9} {'runtime':>9} {'glue':>8} {'median share':>13} {'p90 share':>10} "
+              f"{'aggregate':>10} "
               f"{'acquire':>8} {'det glue':>9} {'prep':>7} {'post':>7}   (ms, p50 per frame)")
         for k in range(a.rounds):
             r = run_pipeline(cls, "blazeface", frames, fmt=a.fmt, precision=a.precision, frames=a.frames, warmup=10,
@@ -78,18 +81,20 @@ def main() -> None:
             runtime = f["detect_runtime_ns"] + f["classify_runtime_ns"]
             glue = e2e - runtime
             share, median = glue.sum() / e2e.sum(), float(np.median(glue / e2e))
+            p90 = float(np.percentile(glue / e2e, 90))
             shares.append(share)
             medians.append(median)
             det_p50.append(float(np.median(f["detect_runtime_ns"])))
             print(f"{k + 1:>5} {np.median(e2e):9.3f} {np.median(runtime):9.3f} {np.median(glue):8.3f} "
-                  f"{100 * share:10.2f}% {100 * median:12.2f}% {np.median(f['acquire_ns']):8.3f} "
+                  f"{100 * median:12.2f}% {100 * p90:9.2f}% {100 * share:9.2f}% {np.median(f['acquire_ns']):8.3f} "
                   f"{np.median(f['detect_ns'] - f['detect_runtime_ns']):9.3f} {np.median(f['preprocess_ns']):7.3f} "
                   f"{np.median(f['postprocess_ns']):7.3f}")
         print(f"resize backend: {r['settings']['resize']}; classifier runtime {r['classifier']['runtime']['name']} "
               f"{r['classifier']['runtime']['version']}; machine {r['environment']['cpu_model']}")
-        verdict = "OK" if statistics.median(shares) <= 0.05 else "ABOVE GOAL"
-        print(f"glue share of end to end (median over rounds): {100 * statistics.median(shares):.2f} % "
-              f"(per-frame median {100 * statistics.median(medians):.2f} %); goal <= 5 %: {verdict}")
+        verdict = "OK" if statistics.median(medians) <= 0.05 else "ABOVE GOAL"
+        print(f"glue share of the end-to-end time per frame (median over frames, median over rounds): "
+              f"{100 * statistics.median(medians):.2f} %; goal <= 5 %: {verdict} "
+              f"(aggregate sum(glue)/sum(e2e): {100 * statistics.median(shares):.2f} %)")
         print(f"BlazeFace runtime call p50 here: {statistics.median(det_p50):.3f} ms")
         for what, lo, hi in PUBLISHED:
             fig = f"{lo:.1f} ms" if lo == hi else f"{lo:.1f}-{hi:.1f} ms"

@@ -130,7 +130,13 @@ _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 
 def to_gray(rgb: np.ndarray) -> np.ndarray:
     """uint8/float RGB (H, W, 3) -> float32 (H, W) luma."""
-    return rgb.astype(np.float32) @ _LUMA
+    # three multiply-adds, not `@ _LUMA`: a matrix-vector product goes to BLAS, whose thread pool
+    # costs milliseconds to wake on a busy CPU for a few thousand pixels
+    f = rgb.astype(np.float32)
+    out = f[:, :, 0] * _LUMA[0]
+    out += f[:, :, 1] * _LUMA[1]
+    out += f[:, :, 2] * _LUMA[2]
+    return out
 
 
 def as_rgb(frame: np.ndarray, what: str) -> np.ndarray:
