@@ -39,6 +39,7 @@ def plot_timeline(report: dict[str, Any], out: str) -> str:
     else:
         ax_state.text(0.5, 0.75, "no thermal zone readable on this machine", transform=ax_state.transAxes,
                       ha="center", color="grey")
+        ax_state.set_yticks([])
     if any(v is not None for v in freqs):
         ax_f = ax_state.twinx()
         ax_f.plot(t, [v if v is not None else float("nan") for v in freqs], color="tab:green", marker=".",

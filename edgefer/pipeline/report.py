@@ -100,6 +100,7 @@ class Statistics(_M):
     faces_per_frame: FacesPerFrame
     classifications: int
     stages: dict[str, Dist | None]
+    per_face: dict[str, Dist | None] = Field(default_factory=dict)  # preprocess/classify per face
     e2e: Dist
     runtime_calls: Dist
     glue: Dist
@@ -222,6 +223,9 @@ def stage_rows(r: PipelineReport) -> list[list[str]]:
     if s is None:
         return []
     rows = [[name, *_dist_cells(s.stages.get(name))] for name in STAGES]
+    for name, d in s.per_face.items():
+        if d is not None:
+            rows.append([f"  {name} per face", *_dist_cells(d)])
     rows.append(["end to end", *_dist_cells(s.e2e)])
     rows.append(["  runtime calls", *_dist_cells(s.runtime_calls)])
     rows.append(["  pipeline glue", *_dist_cells(s.glue)])

@@ -38,6 +38,9 @@ def statistics(cols: dict[str, np.ndarray]) -> dict[str, Any] | None:
                             "histogram": {str(k): int(v) for k, v in enumerate(hist) if v}},
         "classifications": int(faces.sum()),
         "stages": {s: dist(cols[f"{s}_ns"]) for s in STAGES},
+        # crop/preprocess and classify per face, over the frames that had faces (the per-frame
+        # stage figures above include the frames without a face, where these stages cost ~0)
+        "per_face": {s: dist(cols[f"{s}_ns"][faces > 0] // faces[faces > 0]) for s in ("preprocess", "classify")},
         "e2e": dist(e2e),
         "runtime_calls": dist(runtime),  # detector + classifier runtime calls alone
         # everything in e2e that is neither a runtime call nor frame acquisition: the pipeline's
