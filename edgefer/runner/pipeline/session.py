@@ -9,7 +9,6 @@ flow returns the report of the frames measured so far with partial=true.
 from __future__ import annotations
 
 import json
-import os
 from datetime import datetime, timezone
 from typing import Any
 
