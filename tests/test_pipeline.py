@@ -244,3 +244,51 @@ def test_weighted_nms_merges_overlapping_boxes():
     assert kept[0] == pytest.approx((boxes[0] * 0.9 + boxes[1] * 0.6) / 1.5)
     plain, _ = nms(boxes, scores, 0.3, weighted=False)
     assert plain[0].tolist() == boxes[0].tolist()
+
+
+def test_timeline_power_from_a_meter_and_board_state(cls_dir):
+    """Power per second comes from the board's meter through edgefer.energy (here the external
+    meter type: a command printing watts, as a lab power supply's CLI would)."""
+    from edgefer.runner.pipeline.session import run_pipeline_session
+
+    meter = {"type": "external", "command": ["sh", "-c", "echo 2.5 W"], "sample_rate_hz": 5}
+    r = run_pipeline_session(str(cls_dir / "tiny_fp32.onnx"), _blazeface(), "synthetic:160x120", fps=20,
+                             duration_s=2.5, warmup=1, threads=1, energy=meter)
+    assert r["energy"]["status"] == "measured" and r["energy"]["mean_power_w"] == pytest.approx(2.5)
+    assert r["energy"]["energy_per_frame_j"] == pytest.approx(2.5 * r["frames"]["end_ns"][-1] / 1e9 / r["statistics"]["frames"])
+    full = [t for t in r["timeline"] if t["t_s"] < 2]
+    assert len(full) == 2 and all(t["power_w"] == pytest.approx(2.5) for t in full)
+    assert all(t["frames"] >= 15 for t in full)  # 20 fps offered
+
+
+def test_cpu_frequency_from_cpufreq_then_cpuinfo(tmp_path):
+    from edgefer.runner.pipeline.monitor import cpu_freq_mhz
+
+    for cpu, khz in ((0, 1800000), (1, 600000)):
+        d = tmp_path / f"sys/devices/system/cpu/cpu{cpu}/cpufreq"
+        d.mkdir(parents=True)
+        (d / "scaling_cur_freq").write_text(f"{khz}\n")
+    assert cpu_freq_mhz(str(tmp_path)) == pytest.approx(1200.0)
+    other = tmp_path / "x86"
+    (other / "proc").mkdir(parents=True)
+    (other / "proc/cpuinfo").write_text("processor\t: 0\ncpu MHz\t\t: 2300.000\nprocessor\t: 1\ncpu MHz\t\t: 2100.000\n")
+    assert cpu_freq_mhz(str(other)) == pytest.approx(2200.0)
+    assert cpu_freq_mhz(str(tmp_path / "nothing")) is None
+
+
+def test_compare_refuses_a_bench_report_beside_a_pipeline_report(cls_dir, tmp_path, capsys):
+    from edgefer.runner.files import write_json_atomic
+
+    a = tmp_path / "a.json"
+    _run(cls_dir, "synthetic:160x120", frames=5, warmup=0, out=str(a))
+    write_json_atomic(tmp_path / "bench.json", {"kind": "edgefer.bench.report", "schema_version": "1"})
+    assert cli(["compare", str(a), str(tmp_path / "bench.json")]) == 2
+    assert "cannot compare a pipeline report with a edgefer.bench.report report" in capsys.readouterr().err
+    assert cli(["report", "show", str(a)]) == 0
+    assert "per-frame latency" in capsys.readouterr().out
+
+
+def _blazeface() -> str:
+    from edgefer.pipeline.resolve import resolve_detector
+
+    return resolve_detector("blazeface")
