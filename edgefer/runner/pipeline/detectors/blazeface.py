@@ -57,37 +57,39 @@ def ssd_anchors(size: int, strides: list[int], interpolated: float) -> np.ndarra
     return np.concatenate(out).astype(np.float32)
 
 
-def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    ix1 = np.maximum(box[0], boxes[:, 0])
-    iy1 = np.maximum(box[1], boxes[:, 1])
-    ix2 = np.minimum(box[2], boxes[:, 2])
-    iy2 = np.minimum(box[3], boxes[:, 3])
-    inter = np.clip(ix2 - ix1, 0, None) * np.clip(iy2 - iy1, 0, None)
-    union = (box[2] - box[0]) * (box[3] - box[1]) + (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]) - inter
-    return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
-
-
 def nms(boxes: np.ndarray, scores: np.ndarray, threshold: float, weighted: bool) -> tuple[np.ndarray, np.ndarray]:
     """Non-maximum suppression on (N, 4) boxes. Weighted (MediaPipe): each kept box is the
-    score-weighted mean of the boxes it suppresses (itself included), with the top score."""
+    score-weighted mean of the boxes it suppresses (itself included), with the top score.
+    The IoU matrix is computed once (N is a few dozen candidates at most); the loop only
+    walks it."""
+    n = len(scores)
+    if n == 0:
+        return _NO_BOXES, _NO_SCORES
     order = np.argsort(-scores, kind="stable")
     boxes, scores = boxes[order], scores[order]
+    if n == 1:
+        return boxes, scores
+    x1, y1, x2, y2 = boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:, 3]
+    area = (x2 - x1) * (y2 - y1)
+    iw = np.clip(np.minimum(x2[:, None], x2[None, :]) - np.maximum(x1[:, None], x1[None, :]), 0, None)
+    ih = np.clip(np.minimum(y2[:, None], y2[None, :]) - np.maximum(y1[:, None], y1[None, :]), 0, None)
+    inter = iw * ih
+    union = area[:, None] + area[None, :] - inter
+    overlap = inter > threshold * np.maximum(union, 1e-12)  # IoU > threshold, without a division
+    alive = np.ones(n, bool)
     kept_boxes, kept_scores = [], []
-    remaining = np.arange(len(scores))
-    while remaining.size:
-        top = remaining[0]
-        overlap = _iou(boxes[top], boxes[remaining]) > threshold
-        overlap[0] = True
-        group = remaining[overlap]
+    for i in range(n):
+        if not alive[i]:
+            continue
+        group = overlap[i] & alive
+        group[i] = True
         if weighted:
-            w = scores[group][:, None]
-            kept_boxes.append((boxes[group] * w).sum(axis=0) / w.sum())
+            w = scores[group]
+            kept_boxes.append((boxes[group] * w[:, None]).sum(axis=0) / w.sum())
         else:
-            kept_boxes.append(boxes[top])
-        kept_scores.append(scores[top])
-        remaining = remaining[~overlap]
-    if not kept_boxes:
-        return np.zeros((0, 4), np.float32), np.zeros((0,), np.float32)
+            kept_boxes.append(boxes[i])
+        kept_scores.append(scores[i])
+        alive &= ~group
     return np.asarray(kept_boxes, np.float32), np.asarray(kept_scores, np.float32)
 
 
