@@ -130,6 +130,10 @@ def run_loop(source, detector, classifier, s: LoopSettings, log: FrameLog) -> No
         cols["e2e_ns"].append(end - begin)  # appended last: a row is complete once e2e is there
         next_idx += 1
         processed += 1
+    if period and duration is not None and s.frames is None:
+        # frames that arrived before the end but found the pipeline busy until then: dropped too,
+        # so offered = processed + dropped = every frame the camera delivered in the window
+        log.dropped_arrivals_ns.extend(k * period for k in range(next_idx, -(-duration // period)))
 
 
 def complete_rows(log: FrameLog) -> dict[str, np.ndarray]:

@@ -132,9 +132,11 @@ class VideoSource(FrameSource):
         return self._read()
 
     def skip(self, k: int) -> None:
+        if self.kind == "camera":
+            return  # a live camera has overwritten it already; grabbing would wait for the next one
         if self._pending is not None:
             self._pending = None
-        elif not self.cap.grab() and self.kind == "video":
+        elif not self.cap.grab():  # a file: step over the frame (no decode), loop at the end
             self.cap.set(self._cv2.CAP_PROP_POS_FRAMES, 0)
 
     def close(self) -> None:
