@@ -128,6 +128,10 @@ def report_show(
     """Render a bench report (validated against the report schema)."""
     from edgefer.report import load_report, render, to_markdown
 
+    from edgefer.pipeline.report import show_if_pipeline  # pipeline reports render their own way
+
+    if show_if_pipeline(file, markdown):
+        return
     rep = load_report(file)
     if markdown:
         typer.echo(to_markdown(rep), nl=False)

@@ -62,6 +62,10 @@ def compare(
     from edgefer.compare import compare_reports
 
     threshold = parse_threshold(fail_on_regression) if fail_on_regression is not None else None
+    from edgefer.pipeline.compare import compare_if_pipeline  # pipeline reports: stage by stage
+
+    if compare_if_pipeline(reports, baseline, threshold, markdown, json_out, plot):
+        return
     cmp = compare_reports(reports, baseline=baseline, threshold=threshold, within_run=within_run)
     if markdown:
         typer.echo(cmp.markdown(), nl=False)

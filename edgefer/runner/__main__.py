@@ -132,6 +132,11 @@ def _infer(a: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["pipeline"]:  # the FER pipeline has its own runner CLI (edgefer.runner.pipeline)
+        from edgefer.runner.pipeline.__main__ import main as pipeline_main
+
+        return pipeline_main(argv[1:])
     args = _parser().parse_args(argv)
     from edgefer.runner.options import interrupt_on_sigterm
 

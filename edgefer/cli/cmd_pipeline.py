@@ -1,0 +1,69 @@
+"""`edgefer pipeline`: thin CLI over `edgefer.pipeline.run_pipeline`."""
+
+from __future__ import annotations
+
+import json
+from typing import Optional
+
+import typer
+
+
+def pipeline_cmd(
+    classifier: str = typer.Option(..., "--classifier", "-c", help="Expression classifier: an edgefer artifact "
+                                   "(.onnx/.tflite file or converted directory) or any foreign .onnx/.tflite classifier."),
+    detector: str = typer.Option("blazeface", "--detector", "-d", help="blazeface (MediaPipe short range), "
+                                 "blazeface-full, blazeface-back, haar (OpenCV cascade), or a BlazeFace-format "
+                                 ".tflite/.onnx or a cascade .xml file."),
+    source: str = typer.Option(..., "--source", "-s", help="Image file or folder, .npy/.npz frames, a video file, "
+                               "camera:N, or synthetic[:WxH]."),
+    target: str = typer.Option("local", "--target", "-t", help="Target profile name (targets/NAME.yaml) or YAML path."),
+    fmt: Optional[str] = typer.Option(None, "--format", help="In a converted directory: this format (onnx|tflite)."),
+    precision: Optional[str] = typer.Option(None, "--precision", help="In a converted directory: this precision (fp32|int8)."),
+    frames: Optional[int] = typer.Option(None, "--frames", "-n", help="Frames to process (default 100 without --duration; "
+                                         "shorter sources are cycled)."),
+    fps: Optional[float] = typer.Option(None, "--fps", help="Camera-paced: frames arrive at this rate (needs --duration "
+                                        "or --frames); drops, late frames and queueing delay are reported."),
+    duration: Optional[float] = typer.Option(None, "--duration", help="Run for this many seconds."),
+    warmup: int = typer.Option(3, "--warmup", help="Untimed frames first."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="Runtime intra-op threads (detector and classifier)."),
+    resize: str = typer.Option("auto", "--resize", help="Crop/letterbox resize: auto (OpenCV if installed), numpy, cv2."),
+    nms: str = typer.Option("weighted", "--nms", help="BlazeFace NMS: weighted (MediaPipe) or plain."),
+    crop_margin: float = typer.Option(0.1, "--crop-margin", help="Face crop: square of the box's longest side x (1 + margin)."),
+    energy: str = typer.Option("auto", "--energy", help="auto: the board's meter if readable (power per second in "
+                               "the timeline); none."),
+    label: Optional[str] = typer.Option(None, "--label", help="Free-text label stored in the report."),
+    out: Optional[str] = typer.Option(None, "--out", "-o", help="Write the report here (atomically; also when interrupted)."),
+    plot: Optional[str] = typer.Option(None, "--plot", metavar="PNG", help="Draw the per-second timeline (latency, "
+                                       "deadline misses, temperature, CPU frequency)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON instead of tables."),
+) -> None:
+    """Run the FER application: frame -> face detection -> crop + preprocessing -> classification -> result,
+    each stage timed per frame; free-running or camera-paced (--fps F --duration S).
+
+    Ctrl-C (or SIGTERM) keeps the frames measured so far: the report is written, marked partial, exit 1.
+    """
+    from rich.console import Console
+
+    from edgefer.pipeline import run_pipeline
+    from edgefer.pipeline.report import render, validate_pipeline_report
+    from edgefer.runner.options import interrupt_on_sigterm
+
+    interrupt_on_sigterm()
+    report = run_pipeline(classifier, detector, source, target=target, fmt=fmt, precision=precision, frames=frames,
+                          fps=fps, duration_s=duration, warmup=warmup, threads=threads, resize=resize, nms=nms,
+                          crop_margin=crop_margin, energy=energy, label=label, out=out, plot=plot)
+    if as_json:
+        typer.echo(json.dumps(report, indent=1))
+    else:
+        render(validate_pipeline_report(report), Console())
+        err = Console(stderr=True)
+        if out:
+            err.print(f"report written to {out}", markup=False, highlight=False)
+        if plot:
+            err.print(f"plot written to {plot}", markup=False, highlight=False)
+    if report["partial"]:
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("pipeline")(pipeline_cmd)

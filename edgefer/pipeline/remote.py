@@ -1,0 +1,162 @@
+"""Run the pipeline on a board: ship what it needs, run the device-side runner, fetch the report.
+
+What goes to the device (beside what `deploy` already syncs, the runner code incl.
+edgefer/runner/pipeline/ and the classifier + its manifest):
+- the detector model file (BlazeFace .tflite/.onnx or a cascade .xml), by content hash;
+- image sources, decoded HERE into an .npz frame stack: boards (and the emulated board) often
+  have no OpenCV or Pillow, and an image decoder is not what a camera pipeline runs there. The
+  report's source says so (`note`), and its acquisition stage is then a copy of raw pixels;
+- .npy/.npz frames and video files as they are (a video is decoded on the device by OpenCV).
+numpy and the runtimes are the hard requirements (checked by deploy); OpenCV only when the
+detector (Haar), a video or a camera needs it: probed, with the install command in the error.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgefer.deploy.deployment import Deployment, deploy, install_command, sync_files
+from edgefer.deploy.shell import join_path
+from edgefer.errors import EdgeferError
+from edgefer.pipeline.resolve import ClassifierChoice
+from edgefer.runner.files import sha256_file
+
+_RUNTIME_FOR = {".tflite": ("ai_edge_litert", "tflite_runtime"), ".onnx": ("onnxruntime",)}
+
+
+def _decode_on_host(spec: str, dest: Path) -> str:
+    """Image file or folder -> dest (.npz, one uint8 RGB array per frame); -> the note for the report."""
+    from edgefer.runner.pipeline import imaging
+    from edgefer.runner.pipeline.sources import ImageFiles, open_source
+
+    src = open_source(spec)
+    assert isinstance(src, ImageFiles)
+    frames = {f"f{k:05d}": src.get(k) for k in range(src.n_frames)}
+    np.savez(dest, **frames)  # uncompressed: the device reads raw pixels, no decoder
+    return (f"{src.n_frames} image(s) decoded on the host by {imaging.image_decoder()} into an .npz frame stack; "
+            "on the device, acquisition is a copy of raw pixels")
+
+
+def _needs(detector: str, source: str) -> list[tuple[str, tuple[str, ...]]]:
+    """(why, module options) the device must have beyond numpy and the classifier's runtime."""
+    from edgefer.runner.pipeline.sources import VIDEO_EXTENSIONS
+
+    needs = []
+    ext = os.path.splitext(detector)[1].lower()
+    if detector == "haar" or ext == ".xml":
+        needs.append(("the Haar detector", ("cv2",)))
+    elif ext in _RUNTIME_FOR:
+        needs.append((f"the {ext} detector", _RUNTIME_FOR[ext]))
+    if source.startswith("camera:") or os.path.splitext(source)[1].lower() in VIDEO_EXTENSIONS:
+        needs.append((f"source {source}", ("cv2",)))
+    return needs
+
+
+def _probe(dep: Deployment) -> dict[str, Any]:
+    res = dep.transport.run([*dep.target.python, "-m", "edgefer.runner.pipeline", "probe"], step="probe pipeline",
+                            cwd=dep.workdir, env={"PYTHONPATH": dep.workdir}, check=False)
+    if res.rc != 0:
+        raise dep.transport.fail("probe pipeline", f"exit status {res.rc}: {res.last_error()}")
+    try:
+        return json.loads(res.stdout.decode().strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        raise dep.transport.fail("probe pipeline", f"unreadable probe output: {res.stdout[:200]!r}") from None
+
+
+def _check_modules(dep: Deployment, probe: dict[str, Any], needs: list[tuple[str, tuple[str, ...]]]) -> None:
+    have = {**(probe.get("runtimes") or {}), "cv2": probe.get("cv2")}
+    for why, options in needs:
+        if not any(have.get(m) for m in options):
+            pip = "opencv-python-headless" if options[0] == "cv2" else options[0]
+            cmd = " ".join(install_command(dep.target, [pip]))
+            raise dep.transport.fail("probe pipeline", f"{why} needs {options[0]}, which is missing on the device",
+                                     hint=f"install on the device with: {cmd}")
+
+
+def _fetch_json(dep: Deployment, rel: str) -> dict | None:
+    with tempfile.TemporaryDirectory() as tmp:
+        local = Path(tmp) / "report.json"
+        if not dep.transport.get_file(dep.transport.resolve(join_path(dep.workdir, rel)), local, step="fetch report"):
+            return None
+        try:
+            return json.loads(local.read_text())
+        except ValueError:
+            return None
+
+
+def _runner_args(s: dict[str, Any]) -> list[str]:
+    args: list[str] = []
+    for key, flag in (("frames", "--frames"), ("fps", "--fps"), ("duration_s", "--duration"), ("warmup", "--warmup"),
+                      ("threads", "--threads"), ("resize", "--resize"), ("nms", "--nms"), ("crop_margin", "--crop-margin"),
+                      ("precision", "--precision")):
+        if s.get(key) is not None:
+            args += [flag, str(s[key])]
+    energy = s.get("energy")
+    args += ["--energy", json.dumps(energy) if isinstance(energy, dict) else str(energy or "none")]
+    return args
+
+
+def run_pipeline_remote(choice: ClassifierChoice, detector: str, source: str, target: Any,
+                        settings: dict[str, Any]) -> dict[str, Any]:
+    """Deploy, run `python -m edgefer.runner.pipeline run` on the device, return its report.
+    A run that fails after writing a partial report returns it (partial, with the reason)."""
+    from edgefer.runner.pipeline.sources import IMAGE_EXTENSIONS
+
+    dep = deploy(choice.path, target)
+    _check_modules(dep, _probe(dep), _needs(detector, source))
+    tag = uuid.uuid4().hex[:12]
+    shipped: list[str] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        files: list[tuple[Path, str]] = []
+        dev_detector = detector
+        if os.path.isfile(detector):
+            rel = f"pipeline/{sha256_file(detector)[:16]}/{os.path.basename(detector)}"
+            files.append((Path(detector), rel))
+            dev_detector = rel
+        note, dev_source = None, source
+        is_images = os.path.isdir(source) or os.path.splitext(source)[1].lower() in IMAGE_EXTENSIONS
+        if is_images:
+            npz = Path(tmp) / "frames.npz"
+            note = _decode_on_host(source, npz)
+            dev_source = f"io/{tag}-frames.npz"
+            files.append((npz, dev_source))
+            shipped.append(dev_source)
+        elif os.path.isfile(source):
+            dev_source = f"io/{tag}-{os.path.basename(source)}"
+            files.append((Path(source), dev_source))
+            shipped.append(dev_source)
+        if files:
+            sync_files(dep.transport, dep.workdir, files)
+    report_rel = f"reports/pipeline-{tag}.json"
+    args = ["-m", "edgefer.runner.pipeline", "run", "--classifier", dep.artifact, "--detector", dev_detector,
+            "--source", dev_source, "--out", report_rel, *_runner_args({**settings, "precision": choice.precision}),
+            "--target-json", json.dumps(target.summary(), separators=(",", ":"))]
+    if note:
+        args += ["--source-note", note]
+    failure: EdgeferError | None = None
+    try:
+        res = dep.transport.run([*target.python, *args], step="pipeline", cwd=dep.workdir,
+                                env={"PYTHONPATH": dep.workdir}, check=False)
+        if res.rc not in (0, 1):  # 1 = partial report written
+            failure = dep.transport.command_failed(res, "pipeline", target.python)
+    except EdgeferError as exc:
+        failure = exc
+    try:
+        report = _fetch_json(dep, report_rel)
+    finally:
+        dep.transport.run(["rm", "-f", "--", report_rel, *shipped], step="clean up", cwd=dep.workdir, check=False)
+    if report is None:
+        raise failure or dep.transport.fail("fetch report", f"the runner wrote no report at {report_rel}")
+    if failure is not None:
+        report["partial"] = True
+        report["partial_reason"] = f"{report.get('partial_reason') or 'partial'}; then {failure.one_line()}"
+    if note:
+        report["source"]["spec"] = source  # the user's spec, with the note saying how it travelled
+    return report

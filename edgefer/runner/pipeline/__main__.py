@@ -1,0 +1,84 @@
+"""`python -m edgefer.runner.pipeline probe|run` (also `python -m edgefer.runner pipeline ...`):
+the device side of `edgefer pipeline`. Plain argparse; exit 0 ok, 2 user error (one line
+"error: ..."), 1 partial report (interrupted or crashed mid-run; the frames so far are in --out).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from edgefer.errors import EdgeferError
+
+
+def _probe() -> dict:
+    from edgefer.runner import envinfo
+    from edgefer.runner.pipeline import imaging
+
+    cv2 = imaging.cv2_module()
+    return {"numpy": envinfo.module_version("numpy"),
+            "runtimes": {m.replace("-", "_"): envinfo.module_version(m)
+                         for m in ("onnxruntime", "ai-edge-litert", "tflite-runtime")},
+            "cv2": getattr(cv2, "__version__", None), "pil": envinfo.module_version("pillow"),
+            "emulated": envinfo.emulation()[0]}
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m edgefer.runner.pipeline", description="edgefer FER pipeline (device side)")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("probe", help="print numpy/runtime/OpenCV/Pillow versions as JSON")
+    r = sub.add_parser("run", help="run the pipeline and write a report")
+    r.add_argument("--classifier", required=True)
+    r.add_argument("--detector", required=True)
+    r.add_argument("--source", required=True)
+    r.add_argument("--out", required=True)
+    r.add_argument("--frames", type=int)
+    r.add_argument("--fps", type=float)
+    r.add_argument("--duration", type=float)
+    r.add_argument("--warmup", type=int, default=3)
+    r.add_argument("--threads", type=int)
+    r.add_argument("--runtime")
+    r.add_argument("--resize", default="auto")
+    r.add_argument("--nms", default="weighted")
+    r.add_argument("--crop-margin", type=float, default=0.1)
+    r.add_argument("--energy", default="auto")
+    r.add_argument("--precision")
+    r.add_argument("--source-note")
+    r.add_argument("--target-json")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    from edgefer.runner.options import interrupt_on_sigterm
+
+    a = _parser().parse_args(argv)
+    interrupt_on_sigterm()
+    try:
+        if a.cmd == "probe":
+            print(json.dumps(_probe()))
+            return 0
+        from edgefer.runner.files import write_json_atomic
+        from edgefer.runner.pipeline.session import run_pipeline_session
+
+        try:
+            target = json.loads(a.target_json) if a.target_json else None
+        except json.JSONDecodeError as exc:
+            raise EdgeferError(f"--target-json is not valid JSON: {exc}") from None
+        report = run_pipeline_session(
+            a.classifier, a.detector, a.source, frames=a.frames, fps=a.fps, duration_s=a.duration,
+            warmup=a.warmup, threads=a.threads, runtime=a.runtime, resize=a.resize, nms=a.nms,
+            crop_margin=a.crop_margin, energy=a.energy, target=target, source_note=a.source_note,
+            precision=a.precision)
+        write_json_atomic(a.out, report)
+        return 1 if report["partial"] else 0
+    except EdgeferError as exc:
+        print(f"error: {exc.one_line()}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("error: interrupted before any frame was timed", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,149 @@
+"""The expression classifier stage: face crop -> the model's preprocessing -> logits -> label.
+
+Device side. Preprocessing comes from the artifact's manifest.json (`input`: size, channels,
+grayscale/RGB, mean/std, exactly what convert verified with) when there is one beside the
+file; for a foreign .onnx/.tflite it is read off the model's input (1 channel = grayscale,
+3 = RGB, size from the shape) with pixels scaled to [0, 1] and no mean/std, and the report
+says it was assumed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Any
+
+import numpy as np
+
+from edgefer.errors import EdgeferError
+from edgefer.runner.pipeline import imaging
+from edgefer.runner.runtimes import open_runtime
+from edgefer.runner.runtimes.base import dequantize, quantize
+
+FER7_CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")  # edgefer.zoo's order
+MANIFEST_NAME = "manifest.json"
+
+
+def read_manifest_beside(path: str) -> dict[str, Any] | None:
+    """The conversion manifest next to an artifact file, if it lists that file."""
+    mpath = os.path.join(os.path.dirname(os.path.abspath(path)), MANIFEST_NAME)
+    try:
+        with open(mpath, encoding="utf-8") as f:
+            manifest = json.load(f)
+    except (OSError, ValueError):
+        return None
+    files = {a.get("file") for a in manifest.get("artifacts", []) if isinstance(a, dict)}
+    return manifest if os.path.basename(path) in files else None
+
+
+class FaceClassifier:
+    def __init__(self, path: str, *, runtime: str | None = None, threads: int | None = None,
+                 resize_backend: str = "numpy", manifest: dict[str, Any] | None = None) -> None:
+        self.path = path
+        self.resize_backend = resize_backend
+        self.manifest = manifest if manifest is not None else read_manifest_beside(path)
+        spec_in = (self.manifest or {}).get("input") or {}
+        options: dict[str, Any] = {}
+        self.rt = open_runtime(path, runtime, threads, **options)
+        self._check_and_describe(spec_in)
+
+    def _fail(self, why: str) -> EdgeferError:
+        return EdgeferError(f"classifier {os.path.basename(self.path)} cannot take a face crop: {why}")
+
+    def _check_and_describe(self, spec_in: dict[str, Any]) -> None:
+        ins, outs = self.rt.inputs, self.rt.outputs
+        if len(ins) != 1:
+            raise self._fail(f"it has {len(ins)} inputs (an image classifier has one)")
+        info = ins[0]
+        shape = info.shape
+        if len(shape) != 4 or info.layout not in ("NCHW", "NHWC"):
+            raise self._fail(f"its input {shape} is not a 4-D image tensor")
+        c, h, w = (shape[1], shape[2], shape[3]) if info.layout == "NCHW" else (shape[3], shape[1], shape[2])
+        if c not in (1, 3):
+            raise self._fail(f"its input {shape} has {c} channels (expected 1 = grayscale or 3 = RGB)")
+        if shape[0] not in (None, 1):
+            raise self._fail(f"its input {shape} has a fixed batch of {shape[0]} (one face crop is a batch of 1)")
+        size = spec_in.get("input_size")
+        if h is None or w is None:
+            if not size:
+                raise self._fail(f"its input {shape} has a dynamic size and no manifest says which")
+            h, w = int(size[0]), int(size[1])
+        if np.dtype(info.dtype).kind not in "fiu":
+            raise self._fail(f"its input dtype {info.dtype} is not numeric")
+        if not outs or len(outs[0].shape) != 2 or (outs[0].shape[1] or 0) < 2:
+            raise self._fail(f"its output {outs[0].shape if outs else None} is not (1, classes) logits")
+        pre = spec_in.get("preprocessing") or {}
+        if pre:
+            color = pre.get("color")
+            if (color == "grayscale") != (c == 1):
+                raise self._fail(f"the manifest says {color} but the model has {c} channel(s)")
+            mean, std, origin = pre.get("mean") or [0.0], pre.get("std") or [1.0], "manifest"
+        else:
+            color, mean, std = ("grayscale" if c == 1 else "rgb"), [0.0], [1.0]
+            origin = "model input (assumed: pixels scaled to [0, 1], no mean/std)"
+        self.c, self.h, self.w, self.color, self.layout = int(c), int(h), int(w), color, info.layout
+        self.mean = np.asarray(mean, np.float32).reshape(-1)
+        self.inv_std = (1.0 / np.asarray(std, np.float32)).reshape(-1)
+        # scale 1/255 folded into the affine map: x = pixel * a + b per channel
+        self._a = (self.inv_std / 255.0).astype(np.float32)
+        self._b = (-self.mean * self.inv_std).astype(np.float32)
+        self.in_info, self.out_info = info, outs[0]
+        self.quantized_in = np.dtype(info.dtype).kind in "iu"
+        n_classes = int(outs[0].shape[1])
+        names = (self.manifest or {}).get("class_names")
+        if not names or len(names) != n_classes:
+            names = list(FER7_CLASSES) if n_classes == 7 else [f"class_{k}" for k in range(n_classes)]
+        self.class_names = list(names)
+        self.preprocessing = {"color": color, "input_size": [self.h, self.w], "mean": [float(v) for v in self.mean],
+                              "std": [float(1 / v) for v in self.inv_std], "layout": self.layout,
+                              "resize": self.resize_backend, "from": origin}
+
+    def prepare(self, frame: np.ndarray, box: np.ndarray, margin: float) -> np.ndarray:
+        """Square crop around the box (side = longest side x (1 + margin)), clipped to the frame,
+        -> grayscale/RGB -> resize -> (x/255 - mean)/std -> the model's layout and dtype."""
+        fh, fw = frame.shape[:2]
+        cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+        half = max(box[2] - box[0], box[3] - box[1]) * (1 + margin) / 2
+        x1, y1 = max(0, int(cx - half)), max(0, int(cy - half))
+        x2, y2 = min(fw, int(np.ceil(cx + half))), min(fh, int(np.ceil(cy + half)))
+        crop = frame[y1:max(y2, y1 + 1), x1:max(x2, x1 + 1)]
+        # resize the RGB crop first, then luma: both are linear per pixel, so the order does not
+        # change the result (up to rounding), and the luma is then taken on h x w pixels only
+        img = imaging.resize(crop, self.h, self.w, self.resize_backend)
+        if self.c == 1:
+            img = imaging.to_gray(img)[:, :, None]
+        # one strided pass into the model's layout as float32, then the affine map in place:
+        # x = pixel * (1/255/std) + (-mean/std), per channel
+        if self.layout == "NHWC":
+            x = img.astype(np.float32, order="C")[None]
+            x *= self._a
+            x += self._b
+        else:
+            x = img.transpose(2, 0, 1).astype(np.float32, order="C")[None]
+            x *= self._a[:, None, None]
+            x += self._b[:, None, None]
+        return quantize(x, self.in_info) if self.quantized_in else x
+
+    def classify(self, feed: np.ndarray) -> tuple[np.ndarray, int]:
+        """The runtime call alone: -> (raw first output, ns)."""
+        t0 = time.perf_counter_ns()
+        y = self.rt.run([feed])[0]
+        return y, time.perf_counter_ns() - t0
+
+    def postprocess(self, y: np.ndarray) -> tuple[int, float]:
+        """logits -> (class index, softmax probability)."""
+        if np.dtype(y.dtype).kind in "iu" and self.out_info.quantization:
+            y = dequantize(y, self.out_info)
+        z = y.reshape(-1).astype(np.float32)
+        e = np.exp(z - z.max())
+        k = int(e.argmax())
+        return k, float(e[k] / e.sum())
+
+    def describe(self) -> dict[str, Any]:
+        return {"file": os.path.basename(self.path), "runtime": self.rt.describe(),
+                "preprocessing": self.preprocessing, "class_names": self.class_names,
+                "model": ((self.manifest or {}).get("model") or {}).get("name")}
+
+    def close(self) -> None:
+        self.rt.close()

