@@ -42,7 +42,7 @@ def resolve_jobs(artifact: str, fmt: str | None = None, precision: str | None = 
         manifest = read_manifest(artifact) if os.path.isdir(artifact) else None
         return [Job(artifact, "fp32", manifest)]
     if os.path.isfile(artifact):
-        return [Job(artifact, precision)]
+        return [_file_job(artifact, precision)]
     if not os.path.isdir(artifact):
         raise EdgeferError(f"artifact not found: {artifact} (expected an .onnx/.tflite file or a converted directory)")
     manifest = read_manifest(artifact)
@@ -56,6 +56,25 @@ def resolve_jobs(artifact: str, fmt: str | None = None, precision: str | None = 
     for job in jobs:
         _check_sha256(job)
     return jobs
+
+
+def _file_job(path: str, precision: str | None) -> Job:
+    """A file; when the manifest.json beside it lists it, the job carries that record (model facts,
+    precision) after the same sha256 check a directory bench makes."""
+    from edgefer.convert.manifest import read_manifest
+
+    man_path = os.path.join(os.path.dirname(os.path.abspath(path)), "manifest.json")
+    if os.path.isfile(man_path):
+        try:
+            manifest = read_manifest(os.path.dirname(os.path.abspath(path)))
+        except EdgeferError:
+            manifest = None  # not ours, or unreadable: bench the file alone
+        rec = next((a for a in (manifest or {}).get("artifacts", []) if a.get("file") == os.path.basename(path)), None)
+        if rec is not None:
+            job = Job(path, precision or rec.get("precision"), manifest, rec)
+            _check_sha256(job)
+            return job
+    return Job(path, precision)
 
 
 def _check_sha256(job: Job) -> None:
