@@ -9,6 +9,7 @@ command -v qemu-aarch64-static >/dev/null || need+=(qemu-user-static)
 command -v mmdebstrap >/dev/null || need+=(mmdebstrap)
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
 command -v ssh >/dev/null && command -v ssh-keygen >/dev/null || need+=(openssh-client)
+command -v chromium >/dev/null || need+=(chromium)  # the HTML report is checked in a real headless browser
 if [ ${#need[@]} -gt 0 ]; then
   echo "[setup-board] apt-get install ${need[*]}"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo

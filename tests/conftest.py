@@ -1,4 +1,4 @@
-"""In CI (CI=true), a test that needs the emulated board, sshd or the TFLite extra must run:
+"""In CI (CI=true), a test that needs the emulated board, sshd, the TFLite extra or chromium must run:
 .ci/run installs all of them, so a skip there means the set-up broke, and a green run that
 silently skipped the ARM path would be a lie. Locally such tests still skip with their reason."""
 
@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-MUST_RUN_IN_CI = {"qemu", "ssh", "tflite"}
+MUST_RUN_IN_CI = {"qemu", "ssh", "tflite", "browser"}
 
 
 @pytest.hookimpl(hookwrapper=True)

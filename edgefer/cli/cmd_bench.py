@@ -139,8 +139,21 @@ def report_show(
         render(rep)
 
 
+def report_html(
+    files: list[str] = typer.Argument(..., help="Bench or pipeline reports, `compare --json` files, or reproduce/study "
+                                                "results.json (two or more bench reports are also compared)."),
+    out: str = typer.Option("report.html", "--out", "-o", help="The HTML file to write (atomically)."),
+) -> None:
+    """One self-contained HTML page to share: summary, latency histogram/CDF, per-repeat spread, op profile and
+    timeline where present, environment fingerprint, emulated/estimated labels. No scripts, nothing fetched."""
+    from edgefer.htmlreport import write_html
+
+    typer.echo(f"written {write_html(files, out)}")
+
+
 def register(app: typer.Typer) -> None:
     app.command("bench")(bench_cmd)
     report_app = typer.Typer(help="Inspect bench reports.", no_args_is_help=True)
     report_app.command("show")(report_show)
+    report_app.command("html")(report_html)
     app.add_typer(report_app, name="report")
