@@ -98,6 +98,8 @@ def _runner_args(settings: dict[str, Any]) -> list[str]:
         args += ["--providers", ",".join(settings["providers"])]
     if settings.get("xnnpack") is not None:
         args.append("--xnnpack" if settings["xnnpack"] else "--no-xnnpack")
+    if settings.get("op_profile"):
+        args += ["--op-profile", str(settings["op_profile"])]
     if settings.get("input_shape"):
         args += ["--input-shape", ",".join(map(str, settings["input_shape"]))]
     energy = settings.get("energy")
@@ -128,16 +130,20 @@ def bench(
     label: str | None = None,
     out: str | None = None,
     on_progress: Callable[[Job], ProgressFn | None] | None = None,
+    op_profile: int = 0,
 ) -> list[dict[str, Any]]:
     """Benchmark one artifact (or each one in a converted directory); one validated report each.
 
     Unset settings come from the target profile's `bench:` defaults. With `out`, a single report
     is written to that file; several reports go into `out` as a directory, one `<file>.json` each.
+    op_profile=N: after the timed runs, N separate profiled runs give the report's op_profile section.
     """
     from edgefer.report import validate_report
     from edgefer.runner.files import write_json_atomic
     from edgefer.targets import load_target
 
+    if op_profile < 0:
+        raise EdgeferError(f"--op-profile must be a number of profiled runs >= 1, got {op_profile}")
     tgt = load_target(target)
     d = tgt.bench
     jobs = resolve_jobs(artifact, fmt, precision, runtime)
@@ -157,7 +163,7 @@ def bench(
             "xnnpack": tgt.runtimes.tflite.xnnpack if is_tflite else None,
             "input_shape": input_shape, "energy": energy_arg, "nominal_power_w": nominal, "idle_s": idle_s,
             "runtime": runtime if runtime != "torch" else None, "precision": job.precision,
-            "target": tgt.summary(),
+            "target": tgt.summary(), "op_profile": op_profile,
         }
         progress = on_progress(job) if on_progress is not None else None
         # in-process only for the plain local machine; an emulated "local" board runs under its wrapper
@@ -170,6 +176,9 @@ def bench(
         else:
             report = _bench_local(job, settings, runtime, progress)
         _enrich(report, job, tgt, label)
+        from edgefer.roofline import roofline_section  # issue 11: GMAC/s and fraction of nominal peak
+
+        report["roofline"] = roofline_section(report, tgt, job.path)
         validate_report(report, f"report of {os.path.basename(job.path)}")
         reports.append(report)
         if out is not None:  # each report as soon as it exists: a later failure keeps it
@@ -210,7 +219,7 @@ def _bench_local(job: Job, s: dict[str, Any], runtime: str | None, progress: Pro
         min_seconds=s["min_seconds"], batch_size=s["batch_size"], threads=s["threads"], cpus=s["cpus"],
         cooldown_s=s["cooldown_s"], providers=s["providers"], xnnpack=s["xnnpack"], input_shape=s["input_shape"],
         energy=s["energy"], nominal_power_w=s["nominal_power_w"], idle_s=s["idle_s"], precision=s["precision"],
-        target=s["target"], on_progress=progress,
+        target=s["target"], on_progress=progress, op_profile=s["op_profile"],
     )
     if runtime == "torch":
         report["artifact"]["format"] = "torch"

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from edgefer.errors import EdgeferError
+from edgefer.op_profile_report import OpProfile, Roofline
 
 
 class _M(BaseModel):
@@ -155,6 +156,9 @@ class Report(_M):
     energy: Energy | None = None
     accuracy: dict[str, Any] | None = None
     label: str | None = None
+    # issue 11: per-op profile (runner, --op-profile) and compute rate vs nominal peak (host)
+    op_profile: OpProfile | None = None
+    roofline: Roofline | None = None
 
 
 def validate_report(data: dict[str, Any], source: str = "report") -> Report:
@@ -232,6 +236,10 @@ def summary_rows(r: Report) -> list[tuple[str, str]]:
         ("CPU utilisation", _fmt(r.resources.cpu_utilization_pct, " %", 0)),
         ("energy", _energy_text(r.energy)),
     ]
+    if r.roofline is not None:  # issue 11
+        from edgefer.op_profile_report import roofline_text
+
+        rows.append(("compute rate", roofline_text(r.roofline)))
     if r.model.params is not None:
         rows.insert(2, ("params / MACs", f"{r.model.params:,} / {r.model.macs:,}" if r.model.macs else f"{r.model.params:,}"))
     return rows
@@ -240,7 +248,9 @@ def summary_rows(r: Report) -> list[tuple[str, str]]:
 def to_markdown(r: Report) -> str:
     lines = ["| field | value |", "|---|---|"]
     lines += [f"| {k} | {v.replace('|', '/')} |" for k, v in summary_rows(r)]
-    return "\n".join(lines) + "\n"
+    from edgefer.op_profile_report import op_profile_markdown  # issue 11
+
+    return "\n".join(lines) + "\n" + op_profile_markdown(r)
 
 
 def render(r: Report, console: Any = None) -> None:
@@ -253,4 +263,8 @@ def render(r: Report, console: Any = None) -> None:
     for k, v in summary_rows(r):
         style = "red" if (k == "status" and r.partial) or (k == "target" and r.environment.emulated) else None
         table.add_row(k, v, style=style)
-    (console or Console()).print(table)
+    console = console or Console()
+    console.print(table)
+    from edgefer.op_profile_report import render_op_profile  # issue 11
+
+    render_op_profile(r, console)

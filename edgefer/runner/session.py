@@ -95,8 +95,15 @@ def run_bench(
     precision: str | None = None,
     target: dict[str, Any] | None = None,
     on_progress: ProgressFn | None = None,
+    op_profile: int = 0,
 ) -> dict[str, Any]:
-    """Benchmark one artifact. User errors raise EdgeferError before any timing starts."""
+    """Benchmark one artifact. User errors raise EdgeferError before any timing starts.
+
+    op_profile=N > 0: after the timed runs, N separate profiled runs fill report["op_profile"]
+    (edgefer.runner.opprofile); the latency statistics never include them.
+    """
+    if op_profile < 0:
+        raise EdgeferError(f"--op-profile must be a number of profiled runs >= 1, got {op_profile}")
     if runs < 1 or warmup < 0 or batch_size < 1 or min_seconds < 0:
         raise EdgeferError("--runs and --batch-size must be >= 1, --warmup and --min-seconds >= 0")
     report: dict[str, Any] = {
@@ -167,6 +174,10 @@ def run_bench(
                 energy_report = estimated(float(nominal_power_w or 0), (result.window_end_ns - result.window_start_ns) * 1e-9, n_inf)
             if result.window_start_ns is not None:
                 report["resources"]["cpu_utilization_pct"] = cpu.stop()
+        if op_profile and not report["partial"]:  # after timing, energy and CPU windows closed; still pinned
+            from edgefer.runner.opprofile import profile_ops
+
+            report["op_profile"] = profile_ops(rt, feeds, op_profile, warmup=min(max(warmup, 1), 3))
     finally:
         if old_affinity is not None:
             os.sched_setaffinity(0, old_affinity)
