@@ -142,8 +142,11 @@ def op_profile_header(op: OpProfile, emulated: bool) -> str:
     where = " on an EMULATED board (shares, not real-hardware times)" if emulated else ""
     if op.status == "unavailable":
         return f"op profile unavailable: {op.reason}"
-    head = (f"op profile ({op.runtime} {op.runtime_version or ''}, {op.method}){where}: "
-            f"{op.profiled_runs} profiled run(s) after {op.warmup_runs} warm-up, separate from the timed runs")
+    head = f"op profile ({op.runtime} {op.runtime_version or ''}, {op.method}){where}: "
+    if op.status == "measured":
+        head += f"{op.profiled_runs} profiled run(s) after {op.warmup_runs} warm-up, separate from the timed runs"
+    else:
+        head += "delegate partitions only, no profiled runs"
     if op.nodes_total_ms is not None:
         head += f"; per-node sum {op.nodes_total_ms:.3f} ms/run"
         if op.model_run_mean_ms is not None:
@@ -164,10 +167,11 @@ def op_tables(op: OpProfile, roofline: Roofline | None = None) -> list[tuple[str
     nodes = sorted(op.nodes, key=lambda n: -(n.mean_ms or 0)) if timed else [n for n in op.nodes if n.partition is None]
     if nodes:
         title = f"top {min(TOP_NODES, len(nodes))} ops by time" if timed else "ops left on built-in kernels"
-        tables.append((title, ["node", "op type", "provider", "precision", "inputs", "mean ms", "p50 ms", "share"],
-                       [[n.name, n.op_type, n.provider or "-", n.precision,
-                         " ".join("x".join(map(str, s)) for s in n.input_shapes[:2]) or "-",
-                         _ms(n.mean_ms), _ms(n.p50_ms), _pct(n.share)] for n in nodes[:TOP_NODES]]))
+        # providers are in the per-type table; the first input's shape says which layer it is
+        head = ["node", "op type", "precision", "input"] + (["mean ms", "p50 ms", "share"] if timed else [])
+        rows = [[n.name, n.op_type, n.precision, "x".join(map(str, n.input_shapes[0])) if n.input_shapes else "-"]
+                + ([_ms(n.mean_ms), _ms(n.p50_ms), _pct(n.share)] if timed else []) for n in nodes[:TOP_NODES]]
+        tables.append((title, head, rows))
     if op.op_types:
         if timed:
             rows = [[t.op_type, str(t.count), _ms(t.mean_ms), _pct(t.share), ",".join(t.providers)] for t in op.op_types]

@@ -168,7 +168,12 @@ def _op_rows(op_profile: dict[str, Any] | None, target: Any, cores: int, artifac
              batch: int) -> list[dict[str, Any]]:
     if not op_profile or op_profile.get("status") != "measured" or op_profile.get("runtime") != "onnxruntime":
         return []
-    by_name = graph_macs(artifact_path) if artifact_path and os.path.isfile(artifact_path) else {}
+    by_name: dict[str, int] = {}
+    if artifact_path and os.path.isfile(artifact_path):
+        try:
+            by_name = graph_macs(artifact_path)
+        except Exception:  # noqa: BLE001 - no onnx package or an unreadable graph: trace shapes only
+            by_name = {}
     peaks = {p: peak_gmacs(target, p, cores)[0] for p in ("fp32", "int8")}
     rows = []
     for node in sorted(op_profile.get("nodes") or [], key=lambda n: -(n.get("mean_ms") or 0)):

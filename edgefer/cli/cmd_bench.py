@@ -94,7 +94,7 @@ def bench_cmd(
     from edgefer.op_profile_report import op_profile_notes  # issue 11: one line when a runtime cannot profile
 
     for note in op_profile_notes(reports):
-        console.print(note, markup=False, highlight=False)
+        typer.echo(note, err=True)
     if as_json:
         typer.echo(json.dumps(reports[0] if len(reports) == 1 else reports, indent=1))
     else:
