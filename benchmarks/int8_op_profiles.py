@@ -63,6 +63,28 @@ def onnx_row(name: str, reps: dict[str, dict]) -> list[str]:
             f"{q.get('qdq_share', 0):.0%}", f"{q.get('float_island_share', 0):.0%} ({', '.join(islands) or '-'})"]
 
 
+MAC_FAMILIES = ("Conv", "MatMul", "Gemm")
+
+
+def share_row(name: str, reps: dict[str, dict]) -> list[str]:
+    """Shares within each profile (robust to machine load, unlike times across two reports)."""
+    from edgefer.op_profile_compare import QDQ_FAMILY, op_family
+
+    def shares(rep: dict) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for t in rep["op_profile"]["op_types"]:
+            fam = op_family(t["op_type"])
+            out[fam] = out.get(fam, 0.0) + (t["share"] or 0.0)
+        return out
+
+    f, i = shares(reps["fp32"]), shares(reps["int8"])
+    q = reps["int8"]["op_profile"]["quantization"] or {}
+    int8_other = sum(v for k, v in i.items() if k not in MAC_FAMILIES and k != QDQ_FAMILY) - q.get("float_island_share", 0)
+    return [name, f"{sum(f.get(k, 0) for k in MAC_FAMILIES):.0%}", f"{sum(i.get(k, 0) for k in MAC_FAMILIES):.0%}",
+            f"{i.get(QDQ_FAMILY, 0):.0%}", f"{q.get('float_island_share', 0):.0%}", f"{max(int8_other, 0):.0%}",
+            str(q.get("quantize_nodes", 0) + q.get("dequantize_nodes", 0))]
+
+
 def tflite_row(name: str, reps: dict[str, dict]) -> list[str]:
     f, i = reps["fp32"], reps["int8"]
     cells = [name, f"{f['statistics']['mean_ms']:.2f}", f"{i['statistics']['mean_ms']:.2f}",
@@ -95,9 +117,16 @@ def main(argv: list[str] | None = None) -> int:
         for col in ("model", "fp32 ms", "int8 ms", "int8/fp32", "costlier in int8 (share of int8 total)",
                     "cheaper in int8", "Q/DQ share", "float islands share (ops)"):
             t.add_column(col)
+        shares = Table(title="onnxruntime: shares of the per-node total within each profile")
+        for col in ("model", "fp32: Conv/MatMul/Gemm", "int8: Conv/MatMul/Gemm", "int8: Q/DQ", "int8: float islands",
+                    "int8: other (int8 elementwise, reshapes)", "Q/DQ nodes"):
+            shares.add_column(col)
         for name in a.models.split(","):
-            t.add_row(*onnx_row(name, reports_for(a.dir / name, "onnx", a.reports / name, a)))
+            reps = reports_for(a.dir / name, "onnx", a.reports / name, a)
+            t.add_row(*onnx_row(name, reps))
+            shares.add_row(*share_row(name, reps))
         console.print(t)
+        console.print(shares)
     if "tflite" in formats:
         t = Table(title=f"LiteRT int8 vs fp32, XNNPACK partitions ({a.target}, {a.threads} thread(s))")
         for col in ("model", "fp32 ms", "int8 ms", "int8/fp32", "fp32 delegation", "int8 delegation"):

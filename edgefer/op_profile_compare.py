@@ -14,12 +14,14 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 QDQ_FAMILY = "Q/DQ conversions"
-# int8 (QOperator / fused QDQ) op -> the float op it computes
+# int8 (QOperator / fused QDQ) and fused float ops -> the plain float op they compute
 INT8_FAMILY = {
     "QLinearConv": "Conv", "ConvInteger": "Conv", "QLinearMatMul": "MatMul", "MatMulInteger": "MatMul",
     "QGemm": "Gemm", "QLinearAdd": "Add", "QLinearMul": "Mul", "QLinearGlobalAveragePool": "GlobalAveragePool",
     "QLinearAveragePool": "AveragePool", "QLinearSigmoid": "Sigmoid", "QLinearLeakyRelu": "LeakyRelu",
     "QLinearSoftmax": "Softmax", "QLinearConcat": "Concat", "QLinearReduceMean": "ReduceMean",
+    # onnxruntime's fused float forms (Conv+activation, ...) are the same family as their source op
+    "FusedConv": "Conv", "NhwcFusedConv": "Conv", "FusedGemm": "Gemm", "FusedMatMul": "MatMul",
     "QuantizeLinear": QDQ_FAMILY, "DequantizeLinear": QDQ_FAMILY, "DynamicQuantizeLinear": QDQ_FAMILY,
 }
 NOISE = 0.05  # relative change below which a row is called "about the same"
