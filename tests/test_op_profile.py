@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from _bench_models import tiny_conv_onnx
+from _deploy_helpers import QEMU_DIR, qemu_missing, ssh_missing, start_sshd
 
 FAST = {"runs": 5, "warmup": 1, "min_seconds": 0.0, "energy": "none", "threads": 1}
 REPO = Path(__file__).resolve().parent.parent
@@ -143,6 +144,23 @@ def test_runner_cli_op_profile(tmp_path):
     assert len(bad.stderr.strip().splitlines()) == 1
 
 
+def test_op_profilers_import_only_device_side_modules(tmp_path):
+    """The profilers run on the board: no torch/pydantic/onnx/rich there (same rule as the runner)."""
+    model = tiny_conv_onnx(tmp_path / "tiny.onnx", batch=1)
+    code = f"""
+import sys
+for name in ("torch", "pydantic", "typer", "rich", "onnx", "yaml"):
+    sys.modules[name] = None
+import edgefer.runner.opprofile, edgefer.runner.opprofile.onnxrt, edgefer.runner.opprofile.litert
+from edgefer.runner.__main__ import main
+sys.exit(main(["bench", {str(model)!r}, "--out", {str(tmp_path / "r.json")!r}, "--runs", "2", "--energy", "none",
+               "--op-profile", "2"]))
+"""
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert json.loads((tmp_path / "r.json").read_text())["op_profile"]["status"] == "measured"
+
+
 def test_cli_bad_op_profile_value_is_one_line(tmp_path):
     model = tiny_conv_onnx(tmp_path / "tiny.onnx", batch=1)
     res = subprocess.run([sys.executable, "-m", "edgefer", "bench", str(model), "--op-profile", "-2"],
@@ -258,8 +276,6 @@ def test_litert_without_xnnpack_delegates_nothing(tflite_pair):
 
 
 # --- the emulated board ------------------------------------------------------------------------
-
-from _deploy_helpers import QEMU_DIR, qemu_missing, ssh_missing, start_sshd  # noqa: E402
 
 _board_missing = ssh_missing() or qemu_missing()
 
