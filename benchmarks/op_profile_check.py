@@ -2,15 +2,16 @@
 
     python benchmarks/op_profile_check.py [--models a,b] [--dir DIR] [--target local]
                                           [--runs 30] [--profile-runs 20] [--threads 1]
-                                          [--out REPORTS_DIR]
+                                          [--rounds 3] [--out REPORTS_DIR]
 
 For each zoo model's ONNX artifacts (fp32, int8) in DIR/<model>/ (written by `edgefer convert`
 or benchmarks/convert_zoo.py --out DIR; converted into a temporary directory when missing),
 `edgefer.bench.bench` runs the timed runs and then, separately, the profiled runs
-(`--op-profile`). Printed per artifact: the unprofiled mean latency, the sum of the per-node
+(`--op-profile`). Printed per artifact (means over the rounds): the unprofiled mean latency, the sum of the per-node
 mean times, their ratio (expected 0.7-1.3: the profiler's per-node events cover the graph
 without the run's fixed overhead, and its own overhead adds a little), and onnxruntime's own
-model_run time in the profiled runs. With --out, the full reports are kept (for `edgefer report
+model_run time in the profiled runs. Timed and profiled runs alternate over --rounds rounds
+(each a fresh bench of fp32 and int8), so load drift on a shared machine hits both. With --out, the full reports are kept (for `edgefer report
 show` / `edgefer compare`). LiteRT artifacts are skipped: its Python runtime has no per-op timer.
 Exit 1 when a ratio falls outside 0.7-1.3.
 """
@@ -48,12 +49,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--profile-runs", type=int, default=20)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--rounds", type=int, default=3, help="alternate timed and profiled runs this many times")
     ap.add_argument("--out", type=Path, help="keep the reports here, <model>/<artifact>.json")
     a = ap.parse_args(argv)
     tmp = tempfile.TemporaryDirectory() if a.dir is None else None
     root = a.dir or Path(tmp.name)
     table = Table(title=f"per-op sum vs unprofiled mean latency ({a.target}, {a.threads} thread(s))")
-    for col in ("model", "artifact", "timed mean ms", "per-op sum ms", "ratio", "model_run ms", "profiled runs"):
+    for col in ("model", "artifact", "timed mean ms", "per-op sum ms", "ratio", "model_run ms", "rounds x profiled runs"):
         table.add_column(col, justify="left" if col in ("model", "artifact") else "right")
     bad = 0
     for name in a.models.split(","):
@@ -61,18 +63,23 @@ def main(argv: list[str] | None = None) -> int:
         if a.out is not None:
             out = a.out / name
             out.mkdir(parents=True, exist_ok=True)
-        reports = bench(str(model_dir(name, root)), target=a.target, fmt="onnx", runs=a.runs, warmup=a.warmup,
-                        min_seconds=0.0, threads=a.threads, energy="none", op_profile=a.profile_runs,
-                        out=str(out) if out else None)
-        for r in reports:
-            op, s = r["op_profile"], r["statistics"]
-            total = op.get("nodes_total_ms")
-            ratio = total / s["mean_ms"] if total and s else None
+        # rounds: timed and profiled runs alternate (per round, per artifact), so a machine whose load
+        # drifts slows both alike; the figures are means over the rounds
+        rounds: dict[str, list[dict]] = {}
+        for k in range(a.rounds):
+            for r in bench(str(model_dir(name, root)), target=a.target, fmt="onnx", runs=a.runs, warmup=a.warmup,
+                           min_seconds=0.0, threads=a.threads, energy="none", op_profile=a.profile_runs,
+                           out=str(out) if out and k == a.rounds - 1 else None):
+                rounds.setdefault(f"{r['artifact']['format']} {r['artifact']['precision']}", []).append(r)
+        for label, reps in rounds.items():
+            timed = sum(r["statistics"]["mean_ms"] for r in reps) / len(reps)
+            totals = [r["op_profile"].get("nodes_total_ms") for r in reps]
+            total = sum(totals) / len(totals) if all(totals) else None
+            runs_ms = [r["op_profile"].get("model_run_mean_ms") or 0.0 for r in reps]
+            ratio = total / timed if total else None
             bad += ratio is None or not LOW <= ratio <= HIGH
-            table.add_row(name, f"{r['artifact']['format']} {r['artifact']['precision']}", f"{s['mean_ms']:.3f}",
-                          f"{total:.3f}" if total else "-", f"{ratio:.2f}" if ratio else "-",
-                          f"{op['model_run_mean_ms']:.3f}" if op.get("model_run_mean_ms") else "-",
-                          str(op["profiled_runs"]))
+            table.add_row(name, label, f"{timed:.3f}", f"{total:.3f}" if total else "-", f"{ratio:.2f}" if ratio else "-",
+                          f"{sum(runs_ms) / len(runs_ms):.3f}", f"{len(reps)} x {reps[0]['op_profile']['profiled_runs']}")
     Console(width=140).print(table)
     if tmp is not None:
         tmp.cleanup()
