@@ -109,8 +109,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--reports", type=Path, required=True)
     ap.add_argument("--formats", default="onnx,tflite")
+    ap.add_argument("--markdown", action="store_true", help="print Markdown tables (for docs)")
     a = ap.parse_args(argv)
     console = Console(width=220)
+
+    def show(t: Table) -> None:
+        if not a.markdown:
+            console.print(t)
+            return
+        cols = [c.header for c in t.columns]
+        print(f"\n{t.title}\n\n| " + " | ".join(cols) + " |\n|" + "---|" * len(cols))
+        for k in range(t.row_count):
+            print("| " + " | ".join(str(c._cells[k]) for c in t.columns) + " |")
     formats = a.formats.split(",")
     if "onnx" in formats:
         t = Table(title=f"onnxruntime int8 vs fp32, per-op profiles ({a.target}, {a.threads} thread(s))")
@@ -125,15 +135,15 @@ def main(argv: list[str] | None = None) -> int:
             reps = reports_for(a.dir / name, "onnx", a.reports / name, a)
             t.add_row(*onnx_row(name, reps))
             shares.add_row(*share_row(name, reps))
-        console.print(t)
-        console.print(shares)
+        show(t)
+        show(shares)
     if "tflite" in formats:
         t = Table(title=f"LiteRT int8 vs fp32, XNNPACK partitions ({a.target}, {a.threads} thread(s))")
         for col in ("model", "fp32 ms", "int8 ms", "int8/fp32", "fp32 delegation", "int8 delegation"):
             t.add_column(col)
         for name in a.models.split(","):
             t.add_row(*tflite_row(name, reports_for(a.dir / name, "tflite", a.reports / name, a)))
-        console.print(t)
+        show(t)
     return 0
 
 
