@@ -8,7 +8,9 @@ back to its inputs; every other op runs on the interpreter's built-in (reference
 TFLite) kernels, and each boundary between the two costs a hand-over.
 
 What it does not tell: time per op. The ai_edge_litert Interpreter has no profiler hook (the
-op profiler, `benchmark_model --enable_op_profiling`, is a C++ tool, not in the wheel), and
+op profiler, `benchmark_model --enable_op_profiling`, is a C++ tool, not in the wheel; 2.3.0
+ships its output protobufs but no Python API that fills them, and CompiledModel has no
+profiling option), and
 timing a model cut at node boundaries would measure other graphs (other fusions, other
 partitions), so per-op times are reported as unavailable, never estimated.
 """
