@@ -225,10 +225,6 @@ def op_profile_markdown(report: Any) -> str:
     return "\n".join(out)
 
 
-def op_profile_from(data: dict[str, Any] | None) -> OpProfile | None:
-    return OpProfile.model_validate(data) if data is not None else None
-
-
 def op_profile_notes(reports: list[dict[str, Any]]) -> list[str]:
     """One line per report whose --op-profile could not give per-op times (the benchmark itself ran)."""
     notes = []
