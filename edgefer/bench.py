@@ -207,6 +207,7 @@ def bench(
     on_progress: Callable[[Job], ProgressFn | None] | None = None,
     on_wait: Callable[[str], None] | None = None,
     install_deps: bool = False,
+    op_profile: int = 0,
 ) -> list[dict[str, Any]]:
     """Benchmark one artifact (or each one in a converted directory); one validated report each.
 
@@ -214,7 +215,8 @@ def bench(
     the repeats of several artifacts are interleaved (A B C A B C ...) so slow drift hits all
     alike. Unset settings come from the target profile's `bench:` defaults. With `out`, a single
     report is written to that file; several reports go into `out` as a directory, one
-    `<file>.json` each, rewritten after every round of repeats.
+    `<file>.json` each, rewritten after every round of repeats. op_profile=N: after the timed runs
+    of the first repeat, N separate profiled runs give the report's op_profile section.
     """
     jobs = resolve_jobs(artifact, fmt, precision, runtime)
     return bench_jobs(jobs, target=target, runtime=runtime, runs=runs, warmup=warmup, min_seconds=min_seconds,
@@ -222,7 +224,8 @@ def bench(
                       input_shape=input_shape, energy=energy, nominal_power_w=nominal_power_w, idle_s=idle_s,
                       repeat=repeat, lock_timeout_s=lock_timeout_s, labels=[label] * len(jobs),
                       outs=[report_path(out, job, len(jobs)) for job in jobs] if out else None,
-                      on_progress=on_progress, on_wait=on_wait, install_deps=install_deps, out_hint=out)
+                      on_progress=on_progress, on_wait=on_wait, install_deps=install_deps, out_hint=out,
+                      op_profile=op_profile)
 
 
 def bench_jobs(
@@ -238,12 +241,15 @@ def bench_jobs(
     on_wait: Callable[[str], None] | None = None,
     install_deps: bool = False,
     out_hint: str | None = None,
+    op_profile: int = 0,
     **options: Any,
 ) -> list[dict[str, Any]]:
     """Benchmark several jobs on one target with interleaved repeats (used by bench, reproduce, studies)."""
     from edgefer.bench_hosts import open_host
     from edgefer.targets import load_target
 
+    if isinstance(op_profile, bool) or not isinstance(op_profile, int) or not 0 <= op_profile <= 100_000:
+        raise EdgeferError(f"--op-profile must be a number of profiled runs >= 1, got {op_profile}")
     tgt = load_target(target)
     if runtime == "torch" and (tgt.connection.type != "local" or tgt.emulated):
         raise EdgeferError("--runtime torch is a host-only reference; it cannot run on a remote target")
@@ -271,7 +277,9 @@ def bench_jobs(
         try:
             for i in range(k):
                 for j, job in enumerate(jobs):
-                    rep = host.run_repeat(job.path, settings[j], i, _event_adapter(progress[j], i, k))
+                    # the op profile (separate profiled runs) is made once, after the first repeat's timing
+                    extra = ["--op-profile", str(op_profile)] if op_profile and i == 0 else []
+                    rep = host.run_repeat(job.path, settings[j], i, _event_adapter(progress[j], i, k), extra)
                     repeats[j].append(rep)
                     if rep.get("partial"):
                         stopped = True
@@ -302,6 +310,9 @@ def _finish_all(jobs: list[Job], repeats: list[list[dict]], merged: list[dict | 
             report["partial_reason"] = f"interrupted on the host after {len(repeats[j])} of {planned} repeats"
         _enrich(report, job, tgt, labels[j])
         report["exclusive"] = exclusive
+        from edgefer.roofline import roofline_section  # GMAC/s and fraction of the nominal peak
+
+        report["roofline"] = roofline_section(report, tgt, job.path)
         validate_report(report, f"report of {os.path.basename(job.path)}")
         merged[j] = report
         if outs is not None:

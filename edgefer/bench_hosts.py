@@ -82,8 +82,10 @@ class RunnerHost(ABC):
         """The board lock for the whole run; yields the report's `exclusive` record."""
 
     @abstractmethod
-    def run_repeat(self, path: str, settings: BenchSettings, index: int, on_event: EventFn | None) -> dict:
-        """One repeat in a fresh runner process; its single-repeat report (partial when stopped)."""
+    def run_repeat(self, path: str, settings: BenchSettings, index: int, on_event: EventFn | None,
+                   extra: list[str] | None = None) -> dict:
+        """One repeat in a fresh runner process (`extra`: more runner flags, e.g. --op-profile N);
+        its single-repeat report (partial when stopped)."""
 
 
 def holder_info(what: str) -> dict:
@@ -106,12 +108,13 @@ class LocalHost(RunnerHost):
         finally:
             lock.release()
 
-    def run_repeat(self, path: str, settings: BenchSettings, index: int, on_event: EventFn | None) -> dict:
+    def run_repeat(self, path: str, settings: BenchSettings, index: int, on_event: EventFn | None,
+                   extra: list[str] | None = None) -> dict:
         with tempfile.TemporaryDirectory(prefix="edgefer-repeat-") as tmp:
             out = os.path.join(tmp, "report.json")
             argv = [sys.executable, "-m", "edgefer.runner", "bench", path, "--out", out, "--progress", "jsonl",
                     "--repeat-index", str(index), "--target-json", json.dumps(self.target.summary()),
-                    *settings.to_argv()]
+                    *settings.to_argv(), *(extra or [])]
             env = {**os.environ, "PYTHONPATH": os.pathsep.join(
                 p for p in (_PACKAGE_PARENT, os.environ.get("PYTHONPATH")) if p)}
             tail: list[str] = []
@@ -197,10 +200,11 @@ class DeviceHost(RunnerHost):
                 proc.kill()
                 proc.wait()
 
-    def run_repeat(self, path: str, settings: BenchSettings, index: int, on_event: EventFn | None) -> dict:
+    def run_repeat(self, path: str, settings: BenchSettings, index: int, on_event: EventFn | None,
+                   extra: list[str] | None = None) -> dict:
         from edgefer.deploy.remote import run_remote_repeat
 
-        return run_remote_repeat(self.deployments[path], settings, index, on_event)
+        return run_remote_repeat(self.deployments[path], settings, index, on_event, extra)
 
 
 def open_host(target: Any, install_deps: bool = False) -> RunnerHost:

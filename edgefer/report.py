@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from edgefer.errors import EdgeferError
+from edgefer.op_profile_report import OpProfile, Roofline
 
 
 class _M(BaseModel):
@@ -201,6 +202,9 @@ class Report(_M):
     repeats: list[Repeat] | None = None  # None: schema "1" (one run, no between-run estimate)
     exclusive: Exclusive | None = None  # the board lock held for the run (None: schema "1")
     warnings: list[str] = Field(default_factory=list)
+    # per-op profile (runner, --op-profile) and compute rate vs nominal peak (host)
+    op_profile: OpProfile | None = None
+    roofline: Roofline | None = None
 
     @property
     def has_between_run_estimate(self) -> bool:
@@ -296,6 +300,10 @@ def summary_rows(r: Report) -> list[tuple[str, str]]:
         rows.append(("board", f"held exclusively ({r.exclusive.lock}; waited {r.exclusive.waited_s:g} s)"
                      if r.exclusive.held else "NOT held exclusively"))
     rows += [("warning", w) for w in r.warnings]
+    if r.roofline is not None:  # issue 11
+        from edgefer.op_profile_report import roofline_text
+
+        rows.append(("compute rate", roofline_text(r.roofline)))
     if r.model.params is not None:
         rows.insert(2, ("params / MACs", f"{r.model.params:,} / {r.model.macs:,}" if r.model.macs else f"{r.model.params:,}"))
     return rows
@@ -316,7 +324,9 @@ def _repeats_text(r: Report) -> str:
 def to_markdown(r: Report) -> str:
     lines = ["| field | value |", "|---|---|"]
     lines += [f"| {k} | {v.replace('|', '/')} |" for k, v in summary_rows(r)]
-    return "\n".join(lines) + "\n"
+    from edgefer.op_profile_report import op_profile_markdown  # issue 11
+
+    return "\n".join(lines) + "\n" + op_profile_markdown(r)
 
 
 def render(r: Report, console: Any = None) -> None:
@@ -329,4 +339,8 @@ def render(r: Report, console: Any = None) -> None:
     for k, v in summary_rows(r):
         style = "red" if (k == "status" and r.partial) or (k == "target" and r.environment.emulated) else None
         table.add_row(k, v, style=style)
-    (console or Console()).print(table)
+    console = console or Console()
+    console.print(table)
+    from edgefer.op_profile_report import render_op_profile  # issue 11
+
+    render_op_profile(r, console)

@@ -73,6 +73,8 @@ def bench_cmd(
     out: Optional[str] = typer.Option(None, "--out", "-o", help="Write the report here (atomically); with several "
                                                                 "artifacts, a directory of <file>.json."),
     as_json: bool = typer.Option(False, "--json", help="Print the report(s) as JSON instead of a table."),
+    op_profile: int = typer.Option(0, "--op-profile", metavar="N", help="After the timed runs, N separate profiled "
+                                   "runs: per-op times (onnxruntime) or delegate partitions (LiteRT). See docs/op-profiles.md."),
 ) -> None:
     """Benchmark a model: latency distribution, throughput, memory, CPU and energy, in a versioned JSON report.
 
@@ -108,8 +110,12 @@ def bench_cmd(
             min_seconds=min_seconds, batch_size=batch_size, threads=threads, cpus=parse_cpus(cpus),
             cooldown_s=cooldown, input_shape=parse_shape(input_shape), energy=energy,
             nominal_power_w=nominal_power_w, idle_s=idle_seconds, repeat=repeat, lock_timeout_s=lock_timeout,
-            label=label, out=out, on_progress=on_progress, on_wait=on_wait, install_deps=install_deps,
+            label=label, out=out, on_progress=on_progress, on_wait=on_wait, install_deps=install_deps, op_profile=op_profile,
         )
+    from edgefer.op_profile_report import op_profile_notes  # issue 11: one line when a runtime cannot profile
+
+    for note in op_profile_notes(reports):
+        typer.echo(note, err=True)
     if as_json:
         typer.echo(json.dumps(reports[0] if len(reports) == 1 else reports, indent=1))
     else:

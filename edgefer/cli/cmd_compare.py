@@ -67,8 +67,11 @@ def compare(
     if compare_if_pipeline(reports, baseline, threshold, markdown, json_out, plot):
         return
     cmp = compare_reports(reports, baseline=baseline, threshold=threshold, within_run=within_run)
+    from edgefer import op_profile_compare as opc  # op types slower/faster, if the reports have profiles
+
+    op_changes = opc.op_profile_comparisons([(r.label, r.path) for r in cmp.reports], cmp.baseline)
     if markdown:
-        typer.echo(cmp.markdown(), nl=False)
+        typer.echo(cmp.markdown() + opc.op_profile_comparisons_markdown(op_changes), nl=False)
     else:
         console = Console()
         console.print(cmp.table())
@@ -79,10 +82,11 @@ def compare(
                 console.print(f"energy of {r.label}: {r.energy_status} ({r.energy_reason})", style="dim", markup=False)
         for w in cmp.warnings:
             console.print(f"warning: {w}", style="yellow", markup=False, highlight=False)
+        opc.render_op_profile_comparisons(op_changes, console)
     if json_out:
         from edgefer.runner.files import write_json_atomic
 
-        write_json_atomic(json_out, cmp.to_dict())
+        write_json_atomic(json_out, {**cmp.to_dict(), "op_types": [c.to_dict() for c in op_changes]})
     if plot:
         from edgefer.plots import plot_comparison
 

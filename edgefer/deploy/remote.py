@@ -57,9 +57,10 @@ def bench_remote(
     return run_runner_bench(dep, runner_args, on_progress)
 
 
-def run_remote_repeat(dep: Deployment, settings, index: int, on_progress: Callable[[dict], None] | None) -> dict:
-    """One repeat (a fresh runner process on the device) with these BenchSettings."""
-    return run_runner_bench(dep, ["--repeat-index", str(index), *settings.to_argv()], on_progress)
+def run_remote_repeat(dep: Deployment, settings, index: int, on_progress: Callable[[dict], None] | None,
+                      extra: list[str] | None = None) -> dict:
+    """One repeat (a fresh runner process on the device) with these BenchSettings (+ extra flags)."""
+    return run_runner_bench(dep, ["--repeat-index", str(index), *settings.to_argv(), *(extra or [])], on_progress)
 
 
 def run_runner_bench(dep: Deployment, runner_args: list[str], on_progress: Callable[[dict], None] | None) -> dict:

@@ -138,6 +138,10 @@ def merge_repeats(reports: list[dict[str, Any]]) -> dict[str, Any]:
     merged["environment"] = dict(reports[0]["environment"])
     merged["runtime"] = next((r["runtime"] for r in reports if r.get("runtime")), None)
     merged["warnings"] = list(dict.fromkeys(w for r in reports for w in r.get("warnings") or []))
+    for key in ("op_profile",):  # sections made by one repeat only (the first)
+        merged[key] = next((r[key] for r in reports if r.get(key)), None)
+        if merged[key] is None:
+            merged.pop(key, None)
     repeats = []
     for i, r in enumerate(reports):
         for rec in r.get("repeats") or []:

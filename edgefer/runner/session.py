@@ -97,12 +97,17 @@ def run_bench(
     target: dict[str, Any] | None = None,
     on_progress: ProgressFn | None = None,
     repeat_index: int = 0,
+    op_profile: int = 0,
 ) -> dict[str, Any]:
     """Benchmark one artifact in this process: one repeat, as a report with one `repeats` entry.
 
     User errors raise EdgeferError before any timing starts. The host merges the reports of
     several repeats (each its own runner process) with `edgefer.runner.repeats.merge_repeats`.
+    op_profile=N > 0: after the timed runs, N separate profiled runs fill report["op_profile"]
+    (edgefer.runner.opprofile); the latency statistics never include them.
     """
+    if isinstance(op_profile, bool) or not isinstance(op_profile, int) or not 0 <= op_profile <= 100_000:
+        raise EdgeferError(f"--op-profile must be a number of profiled runs >= 1, got {op_profile}")
     s = BenchSettings(
         runs=runs, warmup=warmup, min_seconds=min_seconds, batch_size=batch_size, threads=threads,
         cpus=tuple(cpus) if cpus else None, cooldown_s=cooldown_s, runtime=runtime,
@@ -168,6 +173,10 @@ def run_bench(
             if result.window_start_ns is not None:
                 rec["cpu_utilization_pct"] = cpu.stop()
             rec["threads"] = thread_count()
+        if op_profile and not rec["partial"]:  # after timing, energy and CPU windows closed; still pinned
+            from edgefer.runner.opprofile import profile_ops
+
+            report["op_profile"] = profile_ops(rt, feeds, op_profile, warmup=min(max(warmup, 1), 3))
     finally:
         if old_affinity is not None:
             os.sched_setaffinity(0, old_affinity)

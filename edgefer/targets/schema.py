@@ -36,6 +36,18 @@ class Cluster(_Strict):
     count: int = Field(ge=1)
     max_mhz: int | None = Field(default=None, ge=1)
     cpus: list[int] | None = Field(default=None, description="Linux CPU numbers of this cluster, for pinning.")
+    # Nominal SIMD peak per core, for the report's roofline headroom ("computed from nominal specs").
+    fp32_macs_per_cycle: float | None = Field(
+        default=None, gt=0, description="Peak fp32 multiply-accumulates per cycle per core (FMA lanes x pipes).")
+    int8_macs_per_cycle: float | None = Field(
+        default=None, gt=0, description="Peak int8 multiply-accumulates per cycle per core (e.g. SDOT lanes x pipes).")
+    simd_source: str | None = Field(default=None, description="Where the per-cycle figures come from.")
+
+    @model_validator(mode="after")
+    def _peak_has_source(self) -> Cluster:
+        if (self.fp32_macs_per_cycle or self.int8_macs_per_cycle) and not (self.simd_source and self.max_mhz):
+            raise ValueError("fp32/int8_macs_per_cycle need simd_source (where the figure comes from) and max_mhz")
+        return self
 
 
 class CPU(_Strict):

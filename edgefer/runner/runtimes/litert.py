@@ -109,6 +109,15 @@ class LiteRTRuntime(Runtime):
             return -1
 
     @property
+    def interpreter(self) -> Any:
+        """The loaded Interpreter (the op profiler reads its execution plan)."""
+        return self._interp
+
+    @property
+    def xnnpack(self) -> bool:
+        return self._xnnpack
+
+    @property
     def delegate_nodes(self) -> int:
         """DELEGATE nodes in the execution plan (XNNPACK partitions); -1 when unknown."""
         return self._delegate_nodes

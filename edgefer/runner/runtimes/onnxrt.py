@@ -56,6 +56,11 @@ class OnnxRuntime(Runtime):
         ]
         self._ort_version = ort.__version__
 
+    @property
+    def session(self) -> Any:
+        """The timed InferenceSession (the op profiler copies its options)."""
+        return self._sess
+
     def run(self, feeds: list[np.ndarray]) -> list[np.ndarray]:
         return self._sess.run(self._out_names, dict(zip(self._in_names, feeds)))
 
