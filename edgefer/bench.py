@@ -104,6 +104,8 @@ def _runner_args(settings: dict[str, Any]) -> list[str]:
     args += ["--energy", json.dumps(energy) if isinstance(energy, dict) else str(energy)]
     if settings.get("target") is not None:
         args += ["--target-json", json.dumps(settings["target"])]
+    if settings.get("accel"):
+        args += ["--accel-json", json.dumps(settings["accel"])]
     return args
 
 
@@ -128,12 +130,14 @@ def bench(
     label: str | None = None,
     out: str | None = None,
     on_progress: Callable[[Job], ProgressFn | None] | None = None,
+    accel: Any = None,
 ) -> list[dict[str, Any]]:
     """Benchmark one artifact (or each one in a converted directory); one validated report each.
 
     Unset settings come from the target profile's `bench:` defaults. With `out`, a single report
     is written to that file; several reports go into `out` as a directory, one `<file>.json` each.
     """
+    from edgefer.accel_select import AccelRequest, job_accel
     from edgefer.report import validate_report
     from edgefer.runner.files import write_json_atomic
     from edgefer.targets import load_target
@@ -143,7 +147,8 @@ def bench(
     jobs = resolve_jobs(artifact, fmt, precision, runtime)
     energy_arg, nominal = _energy_setting(energy, tgt, nominal_power_w)
     reports = []
-    for job in jobs:
+    job_accels = [job_accel(tgt, accel or AccelRequest(), j.path, j.precision, runtime) for j in jobs]  # before any run
+    for job, (providers, accel_options) in zip(jobs, job_accels):
         is_tflite = job.path.endswith(".tflite")
         settings: dict[str, Any] = {
             "runs": runs if runs is not None else d.runs,
@@ -153,7 +158,7 @@ def bench(
             "threads": threads or d.threads or (tgt.runtimes.tflite.threads if is_tflite else None),
             "cpus": cpus or d.cpus,
             "cooldown_s": cooldown_s if cooldown_s is not None else d.cooldown_s,
-            "providers": tgt.runtimes.onnxruntime.providers if not is_tflite and runtime != "torch" else None,
+            "providers": providers, "accel": accel_options,
             "xnnpack": tgt.runtimes.tflite.xnnpack if is_tflite else None,
             "input_shape": input_shape, "energy": energy_arg, "nominal_power_w": nominal, "idle_s": idle_s,
             "runtime": runtime if runtime != "torch" else None, "precision": job.precision,
@@ -210,7 +215,7 @@ def _bench_local(job: Job, s: dict[str, Any], runtime: str | None, progress: Pro
         min_seconds=s["min_seconds"], batch_size=s["batch_size"], threads=s["threads"], cpus=s["cpus"],
         cooldown_s=s["cooldown_s"], providers=s["providers"], xnnpack=s["xnnpack"], input_shape=s["input_shape"],
         energy=s["energy"], nominal_power_w=s["nominal_power_w"], idle_s=s["idle_s"], precision=s["precision"],
-        target=s["target"], on_progress=progress,
+        target=s["target"], on_progress=progress, accel=s.get("accel"),
     )
     if runtime == "torch":
         report["artifact"]["format"] = "torch"

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from edgefer.accel_report import AcceleratorReport, accelerator_rows
 from edgefer.errors import EdgeferError
 
 
@@ -23,7 +24,7 @@ class Artifact(_M):
     path: str
     file: str
     format: Literal["onnx", "tflite", "torch"]
-    precision: Literal["fp32", "int8"] | None = None
+    precision: Literal["fp32", "int8", "fp16"] | None = None
     size_bytes: int | None = None
     sha256: str | None = None
 
@@ -155,6 +156,7 @@ class Report(_M):
     energy: Energy | None = None
     accuracy: dict[str, Any] | None = None
     label: str | None = None
+    accelerators: AcceleratorReport | None = None  # requested vs used providers, fallbacks (issue 15)
 
 
 def validate_report(data: dict[str, Any], source: str = "report") -> Report:
@@ -231,6 +233,7 @@ def summary_rows(r: Report) -> list[tuple[str, str]]:
         ("peak RSS", _fmt(r.resources.peak_rss_mb, " MB", 1)),
         ("CPU utilisation", _fmt(r.resources.cpu_utilization_pct, " %", 0)),
         ("energy", _energy_text(r.energy)),
+        *accelerator_rows(r.accelerators),
     ]
     if r.model.params is not None:
         rows.insert(2, ("params / MACs", f"{r.model.params:,} / {r.model.macs:,}" if r.model.macs else f"{r.model.params:,}"))

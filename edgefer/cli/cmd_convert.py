@@ -64,7 +64,7 @@ def _summary(console, result) -> None:
     sizes = {(a["format"], a["precision"]): a["size_bytes"] for a in m["artifacts"]}
     t = Table(title=f"edgefer convert: {m['model']['name']} -> {result.out_dir}")
     t.add_column("artifact", no_wrap=True)
-    for col in ("size", "int8/fp32", "max|dlogit|", "agree", "acc", "F1", "verified"):
+    for col in ("size", "size/fp32", "max|dlogit|", "agree", "acc", "F1", "verified"):
         t.add_column(col, justify="right", no_wrap=True)
     ref = (m.get("verification") or {}).get("pytorch_fp32")
     if ref:
@@ -73,7 +73,7 @@ def _summary(console, result) -> None:
     for a in m["artifacts"]:
         v = a.get("verification") or {}
         fp32 = sizes.get((a["format"], "fp32"))
-        ratio = f"{a['size_bytes'] / fp32:.2f}" if a["precision"] == "int8" and fp32 else ""
+        ratio = f"{a['size_bytes'] / fp32:.2f}" if a["precision"] in ("int8", "fp16") and fp32 else ""
         met = v.get("metrics")
         par = v.get("parity")
         status = "skipped" if not v else ("[green]pass" if v["passed"] else "[red]FAIL")
@@ -129,7 +129,7 @@ def convert_cmd(
     std: Optional[str] = typer.Option(None, "--std", help="Normalisation std per channel, comma-separated."),
     out: Path = typer.Option(Path("edgefer-out"), "--out", "-o", help="Output directory for the artifacts and manifest.json."),
     to: str = typer.Option("onnx,tflite", "--to", help="Formats to produce, comma-separated: onnx, tflite."),
-    precision: str = typer.Option("fp32,int8", "--precision", help="Precisions to produce, comma-separated: fp32, int8."),
+    precision: str = typer.Option("fp32,int8", "--precision", help="Precisions to produce, comma-separated: fp32, int8, fp16 (fp16: float16 weights, verified at a 1e-2 relative logit tolerance)."),
     target: Optional[str] = typer.Option(None, "--target", help="Target profile (name in targets/ or a YAML path): picks the int8 activation type for it."),
     calib: Optional[str] = typer.Option(None, "--calib", help="Calibration data: FER2013 CSV (Training split unless path.csv:Split), class folder, .npy or .npz. Without it int8 is calibrated on random data."),
     calib_samples: int = typer.Option(256, "--calib-samples", help="Class-stratified calibration samples drawn from --calib."),

@@ -29,7 +29,7 @@ from edgefer.errors import EdgeferError, GateFailed
 from edgefer.runner.files import write_json_atomic
 
 FORMATS = ("onnx", "tflite")
-PRECISIONS = ("fp32", "int8")
+PRECISIONS = ("fp32", "int8", "fp16")
 EXTENSIONS = {"onnx": ".onnx", "tflite": ".tflite"}
 RANDOM_VERIFY_SAMPLES = 32
 RANDOM_CALIB_WARNING = "int8 was calibrated on RANDOM data (no --calib given): its accuracy is unverified"
@@ -51,7 +51,7 @@ class ConvertOptions:
     std: tuple[float, ...] | None = None
     out: Path = Path("edgefer-out")
     formats: tuple[str, ...] = FORMATS
-    precisions: tuple[str, ...] = PRECISIONS
+    precisions: tuple[str, ...] = ("fp32", "int8")  # fp16 on request (--precision fp16)
     target: str | None = None
     calib: str | None = None
     calib_samples: int = 256
@@ -144,8 +144,13 @@ def _profile(model, spec, name: str) -> dict:
 
 def _export(fmt: str, precision: str, ms, x_example, x_calib, path: Path, opts: ConvertOptions, act: str,
             fp32_paths: dict) -> dict:
-    """Produce one artifact at `path`; int8 builds on the fp32 file of the same format."""
+    """Produce one artifact at `path`; int8 and fp16 build on the fp32 file of the same format."""
     import torch
+
+    if precision == "fp16":
+        from edgefer.convert.fp16 import convert_fp16
+
+        return convert_fp16(fmt, fp32_paths[fmt], path)
 
     if fmt == "onnx":
         from edgefer.convert.onnx_export import export_onnx
@@ -253,10 +258,11 @@ def convert(opts: ConvertOptions, step: Step | None = None, check: bool = True) 
         errors: list[str] = []
         fp32_paths: dict[str, Path] = {}
         for fmt in formats:
-            for precision in ("fp32", "int8"):
-                if precision not in precisions and not (precision == "fp32" and "int8" in precisions):
+            for precision in ("fp32", "int8", "fp16"):
+                derived = {"int8", "fp16"} & set(precisions)  # built from the fp32 file
+                if precision not in precisions and not (precision == "fp32" and derived):
                     continue
-                if precision == "int8" and fmt not in fp32_paths:
+                if precision != "fp32" and fmt not in fp32_paths:
                     continue  # its fp32 export already failed and was reported
                 path = staging / f"{ms.name}_{precision}{EXTENSIONS[fmt]}"
                 with step(f"{fmt} {precision}: convert"):
@@ -322,14 +328,17 @@ def _verify_one(a: dict, ref: np.ndarray, x: np.ndarray, y: np.ndarray | None, n
         logits, runtime = _runtime_logits(a["_path"], x)
     except EdgeferError as exc:
         return {"runtime": None, "error": exc.one_line(), "violations": [f"could not run: {exc.one_line()}"], "passed": False}
-    rec: dict = {"runtime": runtime, "parity": parity(ref, logits, opts.parity_tol),
+    from edgefer.convert.fp16 import parity_tolerance
+
+    tol = parity_tolerance(a["precision"], opts.parity_tol)
+    rec: dict = {"runtime": runtime, "parity": parity(ref, logits, tol),
                  "top1_agreement": agreement(ref, logits)}
     violations: list[str] = []
-    if a["precision"] == "fp32":
+    if a["precision"] in ("fp32", "fp16"):
         if not rec["parity"]["passed"]:
             p = rec["parity"]
             violations.append(f"logits differ from PyTorch by {p['max_abs_diff']:.3g} "
-                              f"(relative {p['max_rel_diff']:.3g} > {opts.parity_tol:g})")
+                              f"(relative {p['max_rel_diff']:.3g} > {tol:g})")
     else:  # int8 logits are not expected to match closely: report the difference, gate on accuracy
         rec["parity"] = {k: v for k, v in rec["parity"].items() if k not in ("passed", "tolerance_rel")}
     if y is not None:

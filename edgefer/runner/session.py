@@ -31,7 +31,7 @@ def artifact_info(path: str, precision: str | None = None) -> dict[str, Any]:
     fmt = ext if ext in ("onnx", "tflite") else "torch"
     if precision is None:  # only from an unambiguous file name; otherwise unknown (null)
         low = os.path.basename(path).lower()
-        precision = "int8" if "int8" in low else "fp32" if "fp32" in low else None
+        precision = next((p for p in ("int8", "fp16", "fp32") if p in low), None)
     is_file = os.path.isfile(path)
     return {"path": os.path.abspath(path) if is_file else path, "file": os.path.basename(path.rstrip("/")),
             "format": fmt, "precision": precision,
@@ -93,6 +93,7 @@ def run_bench(
     energy_rate_hz: float | None = None,
     idle_s: float = 2.0,
     precision: str | None = None,
+    accel: dict[str, Any] | None = None,
     target: dict[str, Any] | None = None,
     on_progress: ProgressFn | None = None,
 ) -> dict[str, Any]:
@@ -135,6 +136,7 @@ def run_bench(
             options["xnnpack"] = xnnpack
         if input_shape:
             options["input_shape"] = input_shape
+        options.update(accel or {})  # accelerator, dispatch_library, allow_fallback (edgefer.runner.accel)
         t0 = time.perf_counter_ns()
         rt = opener() if opener is not None else open_runtime(artifact, runtime, threads, **options)
         report["timing"]["load_ms"] = (time.perf_counter_ns() - t0) / 1e6
@@ -174,6 +176,7 @@ def run_bench(
     env["temperatures_after"] = envinfo.temperatures()
     env["throttling"] = envinfo.throttling()
     report["resources"]["peak_rss_mb"] = peak_rss_mb()
+    report["accelerators"] = rt.accelerators(count_nodes=not report["partial"])  # after timing and peak RSS
     timing = report["timing"]
     timing["first_inference_ms"] = result.first_inference_ns / 1e6 if result.first_inference_ns is not None else None
     timing["samples_ns"] = list(result.samples_ns)

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from edgefer.errors import EdgeferError, first_line
+from edgefer.runner.accel import accelerator_report
 from edgefer.runner.runtimes.base import Runtime, TensorInfo, guess_layout
 
 
@@ -125,6 +126,21 @@ class LiteRTRuntime(Runtime):
     def extra_description(self) -> dict[str, Any]:
         # -1 = could not count: XNNPACK was requested and is the default, so report it
         return {"delegates": ["XNNPACK"] if self._xnnpack and self._delegate_nodes != 0 else []}
+
+    def accelerators(self, count_nodes: bool = True) -> dict[str, Any]:
+        # the interpreter's only accelerator here is its default XNNPACK delegate; the plan after
+        # delegation lists one DELEGATE node per XNNPACK partition plus the ops left to builtins
+        used = ["XNNPACK", "CPU builtin kernels"] if self._xnnpack and self._delegate_nodes != 0 else ["CPU builtin kernels"]
+        counts = None
+        if self._delegate_nodes >= 0:
+            total = len(self._interp._get_ops_details())
+            counts = {"XNNPACK": self._delegate_nodes, "CPU builtin kernels": total - self._delegate_nodes}
+        return accelerator_report(
+            self.name, "Interpreter", ["xnnpack"] if self._xnnpack else ["cpu"], used, False, [],
+            node_counts=counts, node_counts_source=None if counts is None else
+            "interpreter execution plan (an XNNPACK partition counts as one DELEGATE node)",
+            fully_accelerated=None if counts is None else counts["CPU builtin kernels"] == 0,
+        )
 
     def close(self) -> None:
         self._interp = None
