@@ -147,7 +147,9 @@ def bench(
     jobs = resolve_jobs(artifact, fmt, precision, runtime)
     energy_arg, nominal = _energy_setting(energy, tgt, nominal_power_w)
     reports = []
-    job_accels = [job_accel(tgt, accel or AccelRequest(), j.path, j.precision, runtime) for j in jobs]  # before any run
+    # checked for every job before any runs; --runtime torch has one fp32 job, --precision is what was asked
+    job_accels = [job_accel(tgt, accel or AccelRequest(), j.path, precision if runtime == "torch" else j.precision,
+                            runtime) for j in jobs]
     for job, (providers, accel_options) in zip(jobs, job_accels):
         is_tflite = job.path.endswith(".tflite")
         settings: dict[str, Any] = {

@@ -1,0 +1,118 @@
+"""fp16 artifacts: ONNX (onnxconverter-common) and TFLite (ai-edge-quantizer float_casting) from a
+zoo model, verified against PyTorch at the stated fp16 tolerance, about half the fp32 size, in the
+manifest like the other precisions, and run by ORT CPU and LiteRT CPU here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgefer.convert.fp16 import FP16_PARITY_TOL
+
+pytestmark = pytest.mark.tflite
+MODEL = "mobilenet_v1"  # a zoo model big enough that weights dominate the file (~3.2 M params)
+
+
+@pytest.fixture(scope="module")
+def converted(tmp_path_factory) -> tuple[Path, dict]:
+    from edgefer.convert.api import ConvertOptions, convert
+
+    out = tmp_path_factory.mktemp("fp16") / MODEL
+    res = convert(ConvertOptions(model=MODEL, out=out, precisions=("fp16",)))
+    return out, res.manifest
+
+
+def _record(manifest: dict, fmt: str, precision: str) -> dict:
+    return next(a for a in manifest["artifacts"] if a["format"] == fmt and a["precision"] == precision)
+
+
+def test_manifest_lists_only_the_fp16_artifacts(converted):
+    out, m = converted
+    assert {(a["format"], a["precision"]) for a in m["artifacts"]} == {("onnx", "fp16"), ("tflite", "fp16")}
+    for a in m["artifacts"]:
+        assert (out / a["file"]).is_file() and a["file"].endswith(("_fp16.onnx", "_fp16.tflite"))
+        assert a["parity_tolerance_rel"] == FP16_PARITY_TOL
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "tflite"])
+def test_fp16_is_verified_against_pytorch_at_the_fp16_tolerance(converted, fmt):
+    _, m = converted
+    v = _record(m, fmt, "fp16")["verification"]
+    assert v["passed"], v
+    p = v["parity"]
+    assert p["tolerance_rel"] == FP16_PARITY_TOL and p["max_rel_diff"] <= FP16_PARITY_TOL
+    assert p["max_abs_diff"] > 0  # really fp16: not bit-identical to the fp32 reference
+    assert v["top1_agreement"] >= 0.9
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "tflite"])
+def test_fp16_is_about_half_the_fp32_size(converted, fmt):
+    _, m = converted
+    a = _record(m, fmt, "fp16")
+    ratio = a["size_bytes"] / a["fp32_size_bytes"]
+    assert 0.45 <= ratio <= 0.56, ratio
+
+
+def test_onnx_fp16_keeps_float32_io_and_float16_weights(converted):
+    import onnx
+
+    out, m = converted
+    a = _record(m, "onnx", "fp16")
+    proto = onnx.load(str(out / a["file"]))
+    assert proto.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+    assert proto.graph.output[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+    dtypes = {i.data_type for i in proto.graph.initializer if len(i.dims) > 1}
+    assert dtypes == {onnx.TensorProto.FLOAT16}
+    assert a["keep_io_types"] and "Resize" in a["fp32_op_block_list"] and a["cast_ops"] >= 2
+
+
+def test_tflite_fp16_has_float16_weights_and_float32_io(converted):
+    out, m = converted
+    a = _record(m, "tflite", "fp16")
+    assert a["float16_tensors"] > 0 and a["dequantize_ops"] == a["float16_tensors"]
+    from edgefer.runner.runtimes import open_runtime
+
+    rt = open_runtime(str(out / a["file"]))
+    assert rt.inputs[0].dtype == "float32" and rt.outputs[0].dtype == "float32"
+
+
+@pytest.mark.parametrize("fmt,runtime", [("onnx", "onnxruntime"), ("tflite", "litert")])
+def test_bench_records_fp16(converted, fmt, runtime):
+    from edgefer.bench import bench
+
+    out, _ = converted
+    (r,) = bench(str(out), fmt=fmt, precision="fp16", runs=3, warmup=1, min_seconds=0, energy="none")
+    assert r["artifact"]["precision"] == "fp16" and r["runtime"]["name"] == runtime
+    assert r["statistics"]["n"] >= 3
+
+
+def test_fp16_tolerance_gates_a_broken_conversion(converted, tmp_path):
+    """The gate is real: an fp16 file whose weights were damaged fails verification."""
+    import onnx
+    from onnx import numpy_helper
+
+    from edgefer.convert.verify import parity
+
+    out, m = converted
+    a = _record(m, "onnx", "fp16")
+    proto = onnx.load(str(out / a["file"]))
+    w = max(proto.graph.initializer, key=lambda i: int(np.prod(i.dims)))
+    arr = numpy_helper.to_array(w)
+    w.CopyFrom(numpy_helper.from_array((arr * 1.5).astype(arr.dtype), w.name))
+    bad = tmp_path / "bad.onnx"
+    onnx.save(proto, str(bad))
+    from edgefer.runner.runtimes import open_runtime
+
+    x = np.random.default_rng(1).standard_normal((4, 1, 48, 48)).astype(np.float32)
+    good, broken = open_runtime(str(out / a["file"])).predict(x), open_runtime(str(bad)).predict(x)
+    assert not parity(good, broken, FP16_PARITY_TOL)["passed"]
+
+
+def test_torch_runtime_refuses_fp16():
+    from edgefer.bench import bench
+    from edgefer.errors import EdgeferError
+
+    with pytest.raises(EdgeferError, match="fp32 source model"):
+        bench(MODEL, runtime="torch", precision="fp16", energy="none")
