@@ -75,3 +75,23 @@ def test_compiled_model_api_is_refused_with_the_reason(board, converted):
 
     with pytest.raises(EdgeferError, match="CompiledModel API needs ai_edge_litert"):
         bench(str(converted / "build_tiny_fp32.tflite"), target=board, energy="none", accel=AccelRequest(accelerator="cpu"))
+
+
+def test_numpy_2_beside_tflite_runtime_is_a_one_line_error(converted, tmp_path):
+    """pip pairs tflite-runtime 2.14 with numpy 2 (its metadata has no upper bound); the runner
+    then says what to install instead of crashing with a SystemError."""
+    import os
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    numpy2_site = tmp_path / "numpy2"  # numpy 2 from the main view, ahead of the wrapper's own site
+    numpy2_site.mkdir()
+    for entry in (QEMU_DIR / "site").glob("numpy*"):
+        (numpy2_site / entry.name).symlink_to(entry)
+    r = subprocess.run([str(WRAPPER), "-m", "edgefer.runner", "bench", str(converted / "build_tiny_fp32.tflite"),
+                        "--out", str(tmp_path / "r.json"), "--energy", "none", "--runs", "1"],
+                       capture_output=True, text=True, timeout=300,
+                       env={**os.environ, "PYTHONPATH": f"{numpy2_site}:{root}"})
+    assert r.returncode == 2, r.stderr
+    errors = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1 and "built for numpy 1.x" in errors[0] and "numpy<2" in errors[0], r.stderr

@@ -38,6 +38,23 @@ def _import_interpreter() -> tuple[Any, str, str]:
         ) from None
 
 
+def _check_numpy_abi(package: str, version: str) -> None:
+    """tflite_runtime (last release 2.14, 2023) is built against numpy 1.x but does not say so in
+    its requirements, so pip pairs it with numpy 2; it then imports and fails on the first model
+    with a SystemError. Say what to install instead."""
+    if package != "tflite_runtime" or int(np.__version__.split(".")[0]) < 2:
+        return
+    try:
+        major_minor = tuple(int(p) for p in version.split(".")[:2])
+    except ValueError:  # "unknown": an old build
+        major_minor = (0, 0)
+    if major_minor <= (2, 14):  # every tflite_runtime release so far
+        raise EdgeferError(
+            f"tflite_runtime {version} was built for numpy 1.x and cannot run under numpy {np.__version__}",
+            hint="on the device: python3 -m pip install 'numpy<2' (or install ai-edge-litert, which supports numpy 2)",
+        )
+
+
 def tflite_layout(name: str, shape: list[int | None]) -> str | None:
     """Image layout of a TFLite input: the name edgefer gives it ("image_nhwc") wins, else the
     channel position; an ambiguous 4-D shape is taken as NHWC, TFLite's native layout."""
@@ -87,6 +104,7 @@ class LiteRTRuntime(Runtime):
             if resolver is None:
                 raise EdgeferError(f"{package} {self._version} cannot disable XNNPACK (no OpResolverType)")
             kwargs["experimental_op_resolver_type"] = resolver.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+        _check_numpy_abi(package, self._version)
         try:
             self._interp = interpreter_mod.Interpreter(**kwargs)
             self._interp.allocate_tensors()
