@@ -47,7 +47,7 @@ def _check_precision(tgt: Any, route: str, precision: str | None, allow_fallback
 def job_accel(tgt: Any, req: AccelRequest, path: str, precision: str | None,
               runtime: str | None) -> tuple[list[str] | None, dict[str, Any] | None]:
     """(onnxruntime provider specs | None, runner accel options | None) for one job."""
-    from edgefer.runner.accel import _one_provider, parse_litert_accelerators
+    from edgefer.runner.accel import parse_provider, parse_litert_accelerators
 
     if runtime == "torch":
         if precision not in (None, "fp32"):
@@ -79,7 +79,7 @@ def job_accel(tgt: Any, req: AccelRequest, path: str, precision: str | None,
     prefs = tgt.runtimes.onnxruntime
     allow = prefs.allow_fallback if req.allow_fallback is None else req.allow_fallback
     specs = [s for s in req.providers.split(",") if s.strip()] if req.providers else prefs.provider_specs()
-    names = [_one_provider(s)[0] for s in specs]  # names and syntax here; option values on the device
+    names = [parse_provider(s)[0] for s in specs]  # names and syntax here; option values on the device
     if len(set(names)) != len(names):
         raise EdgeferError(f"--providers lists a provider twice: {', '.join(names)}")
     if names:

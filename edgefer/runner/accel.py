@@ -63,7 +63,9 @@ def canonical_provider(name: str) -> str:
     return canonical
 
 
-def _one_provider(spec: Any) -> tuple[str, dict[str, str]]:
+def parse_provider(spec: Any) -> tuple[str, dict[str, str]]:
+    """One spec -> (onnxruntime's name, options): syntax and name only, no option-value checks
+    (the host uses it for remote targets, whose paths only the device can check)."""
     if isinstance(spec, dict):
         name, raw = spec.get("name"), spec.get("options") or {}
         if not isinstance(name, str) or not isinstance(raw, dict):
@@ -93,7 +95,7 @@ def parse_providers(specs: list[Any] | str | None) -> list[tuple[str, dict[str, 
         specs = [s for s in specs.split(",") if s.strip()]
     out: list[tuple[str, dict[str, str]]] = []
     for spec in specs:
-        name, options = _one_provider(spec)
+        name, options = parse_provider(spec)
         if any(n == name for n, _ in out):
             raise EdgeferError(f"provider {name} is listed twice")
         check_provider_options(name, options)
@@ -202,5 +204,5 @@ def accelerator_report(runtime: str, api: str, requested: list[str], used: list[
 
 __all__ = [
     "ORT_PROVIDER_ALIASES", "KNOWN_ORT_PROVIDERS", "canonical_provider", "LITERT_ACCELERATORS", "accelerator_report", "check_provider_options",
-    "choose_providers", "parse_litert_accelerators", "parse_providers", "provider_spec_text", "session_fallbacks",
+    "choose_providers", "parse_litert_accelerators", "parse_provider", "parse_providers", "provider_spec_text", "session_fallbacks",
 ]
