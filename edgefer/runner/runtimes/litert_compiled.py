@@ -15,7 +15,9 @@ fallback is allowed; LiteRT's own messages (printed by its C++ core to stderr) g
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import gc
 import os
 import tempfile
 from typing import Any, Iterator
@@ -44,12 +46,14 @@ def _captured_stderr(sink: list[str]) -> Iterator[None]:
             sink.append(tmp.read().decode("utf-8", "replace"))
 
 
-def _reason(exc: Exception, log: str) -> str:
-    """The most telling line: LiteRT's ERROR/└ lines say why; the exception text only where."""
-    lines = [ln.strip(" └") for ln in log.splitlines() if ln.startswith(("ERROR", "└")) or "ERROR:" in ln]
-    useful = [ln for ln in lines if "Could not load shared library" not in ln and "litert_compiled_model.h" not in ln
-              and not ln.startswith("ERROR: [litert/runtime/compiled_model.cc")]
-    text = useful[-1] if useful else first_line(exc)
+def _reason(failure: str, log: str) -> str:
+    """The most telling line: LiteRT's ERROR / └ lines (its log, then the exception) say why;
+    the ones naming only a source location or an optional vendor library that did not load do not."""
+    lines = [ln.strip().strip("└ ") for ln in (log + "\n" + failure).splitlines()]
+    lines = [ln for ln in lines if ln and (ln.startswith("ERROR") or "ERROR:" in ln or not ln.startswith(("INFO", "WARNING")))]
+    useful = [ln for ln in lines if "Could not load shared library" not in ln and not ln.endswith("]")
+              and "Source Location" not in ln and not ln.startswith(("third_party", "==="))]
+    text = useful[-1] if useful else failure.splitlines()[0]
     return text.split("] ", 1)[-1][:200]
 
 
@@ -74,6 +78,14 @@ class LiteRTCompiledRuntime(Runtime):
         if self._dispatch and not os.path.exists(os.path.expanduser(self._dispatch)):
             raise EdgeferError(f"NPU dispatch library {self._dispatch} does not exist")
         self._fallbacks: list[dict[str, str]] = []
+        self._model = None
+        # LiteRT logs environment set-up and accelerator tear-down at INFO to fd 2 whenever its
+        # objects are created or freed (also at interpreter exit): keep that off the terminal
+        atexit.register(self.close)
+        with _captured_stderr([]):
+            self._load_model()
+
+    def _load_model(self) -> None:
         try:
             self._check_npu()
             self._model, self._used = self._compile(self._requested), list(self._requested)
@@ -119,14 +131,19 @@ class LiteRTCompiledRuntime(Runtime):
         opts = cm.Options(hardware_accelerators=cm.HardwareAccelerator(flags),
                           cpu_options=cm.CpuOptions(num_threads=int(self.threads or 0)))
         log: list[str] = []
-        try:
-            with _captured_stderr(log):
+        failure = None
+        with _captured_stderr(log):
+            try:
                 env = None
                 if self._dispatch:
                     env = cm.Environment.create(dispatch_library_path=os.path.expanduser(self._dispatch))
                 return cm.CompiledModel.from_file(self.path, environment=env, options=opts)
-        except (RuntimeError, ValueError) as exc:
-            reason = _reason(exc, "".join(log))
+            except (RuntimeError, ValueError) as exc:
+                failure = str(exc) or type(exc).__name__
+            env = None
+            gc.collect()  # LiteRT's objects of the failed attempt log their tear-down: inside the capture
+        if failure is not None:
+            reason = _reason(failure, "".join(log))
             if accelerators == ["cpu"]:  # the CPU accelerator runs every valid model
                 raise EdgeferError(f"cannot load TFLite model {os.path.basename(self.path)}: corrupt, truncated "
                                    f"or unsupported ({reason})") from None
@@ -167,6 +184,7 @@ class LiteRTCompiledRuntime(Runtime):
         self.outputs = [info(outs[n], False) for n in self._out_names]
         if any(np.dtype(t.dtype).kind in "iu" for t in (*self.inputs, *self.outputs)):
             self._add_quantization()
+        self._first_run = True
         self._in_buf = self._model.create_input_buffers(0)
         self._out_buf = self._model.create_output_buffers(0)
         self._out_spec = [(int(np.prod(o.shape)), np.dtype(o.dtype), [int(d or 1) for d in o.shape]) for o in self.outputs]
@@ -186,6 +204,10 @@ class LiteRTCompiledRuntime(Runtime):
                 t.quantization = by_name.get(name)
 
     def run(self, feeds: list[np.ndarray]) -> list[np.ndarray]:
+        if self._first_run:  # the first run sets up LiteRT's runtime context, which logs to fd 2
+            self._first_run = False
+            with _captured_stderr([]):
+                return self.run(feeds)
         for buf, feed in zip(self._in_buf, feeds):
             buf.write(np.ascontiguousarray(feed))
         self._model.run_by_index(0, self._in_buf, self._out_buf)
@@ -206,4 +228,8 @@ class LiteRTCompiledRuntime(Runtime):
         )
 
     def close(self) -> None:
-        self._model = None
+        if getattr(self, "_model", None) is None:
+            return
+        with _captured_stderr([]):
+            self._model = self._in_buf = self._out_buf = None
+            gc.collect()
