@@ -55,7 +55,7 @@ if [ ! -f "$ART/manifest.json" ]; then
   log "installing torch and the converters (CPU is enough for converting)"
   "${PIP[@]}" torch==2.13.0 onnxscript onnxconverter-common scipy pillow
   log "converting $MODEL to ONNX fp32/int8/fp16"
-  "$PY" -m edgefer convert --model "$MODEL" --to onnx --precision fp32,int8,fp16 --out "$ART" >&2
+  "$PY" -m edgefer convert "$MODEL" --to onnx --precision fp32,int8,fp16 --out "$ART" >&2
 fi
 
 CACHE="trt_engine_cache_enable=True;trt_engine_cache_path=$WORK/trt-cache"

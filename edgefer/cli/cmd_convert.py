@@ -142,12 +142,13 @@ def convert_cmd(
     tflite_io: str = typer.Option("int8", "--tflite-io", help="I/O dtype of the int8 TFLite model: int8 or float32."),
     verify: bool = typer.Option(True, "--verify/--no-verify", help="Verify every artifact against PyTorch (default) or skip it."),
     parity_tol: float = typer.Option(1e-3, "--parity-tol", help="fp32 gate: max |logit difference| relative to the largest |PyTorch logit|."),
+    fp16_parity_tol: Optional[float] = typer.Option(None, "--fp16-parity-tol", help="fp16 gate, the same measure (default 1e-2)."),
     max_accuracy_drop: Optional[float] = typer.Option(None, "--max-accuracy-drop", help="int8 gate: fail if accuracy drops more than this many percentage points below PyTorch fp32 (needs labelled --eval)."),
     min_class_recall_ratio: Optional[float] = typer.Option(None, "--min-class-recall-ratio", help="int8 gate: fail if any class's int8/fp32 recall ratio falls below this (e.g. 0.8; needs labelled --eval)."),
     seed: int = typer.Option(0, "--seed", help="Seed for sampling and random fallback data."),
     as_json: bool = typer.Option(False, "--json", help="Print manifest.json to stdout instead of the summary table."),
 ) -> None:
-    """Convert a model to ONNX/TFLite (fp32, int8), verify every artifact, write manifest.json.
+    """Convert a model to ONNX/TFLite (fp32, int8, fp16), verify every artifact, write manifest.json.
 
     Exit 0: all artifacts produced and verified. Exit 1: a verification gate failed. Exit 2: bad input, or a format could not be produced (the others are still written).
     """
@@ -164,7 +165,7 @@ def convert_cmd(
         calib=calib, calib_samples=calib_samples, eval=eval_data,
         eval_samples=eval_samples or None, opset=opset, dynamic_batch=dynamic_batch,
         activation_type=activation_type, calibration=calibration, tflite_io=tflite_io, verify=verify,
-        parity_tol=parity_tol, max_accuracy_drop=max_accuracy_drop,
+        parity_tol=parity_tol, fp16_parity_tol=fp16_parity_tol, max_accuracy_drop=max_accuracy_drop,
         min_class_recall_ratio=min_class_recall_ratio, seed=seed,
     )
     err = Console(stderr=True)

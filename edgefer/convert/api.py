@@ -64,6 +64,7 @@ class ConvertOptions:
     tflite_io: str = "int8"
     verify: bool = True
     parity_tol: float = DEFAULT_PARITY_TOL
+    fp16_parity_tol: float | None = None  # None: edgefer.convert.fp16.FP16_PARITY_TOL
     max_accuracy_drop: float | None = None
     min_class_recall_ratio: float | None = None
     seed: int = 0
@@ -222,11 +223,14 @@ def convert(opts: ConvertOptions, step: Step | None = None, check: bool = True) 
     With check=True, failed formats raise EdgeferError and failed gates GateFailed, after the
     manifest has been written (so the evidence is on disk).
     """
+    from edgefer.convert.fp16 import parity_tolerance
     from edgefer.convert.model_source import resolve_model
 
     step = step or (lambda _desc: contextlib.nullcontext())
     formats = _check_choices(tuple(opts.formats), FORMATS, "--to")
     precisions = _check_choices(tuple(opts.precisions), PRECISIONS, "--precision")
+    if opts.fp16_parity_tol is not None and not opts.fp16_parity_tol > 0:
+        raise EdgeferError(f"--fp16-parity-tol must be > 0, got {opts.fp16_parity_tol}")
     if opts.calib_samples < 1:
         raise EdgeferError(f"--calib-samples must be >= 1, got {opts.calib_samples}")
     if opts.tflite_io not in ("int8", "float32"):
@@ -281,11 +285,17 @@ def convert(opts: ConvertOptions, step: Step | None = None, check: bool = True) 
         if opts.verify and artifacts:
             with step("verify: PyTorch reference"):
                 ref = _torch_logits(ms.model, x_ver)
+                fp16_floor = None
+                if "fp16" in precisions:
+                    from edgefer.convert.fp16 import weight_rounding_floor
+
+                    fp16_floor = weight_rounding_floor(ms.model, x_ver, ref)
                 if y_eval is not None:
                     torch_metrics = classification(ref, y_eval, ms.class_names)
             for a in artifacts:
                 with step(f"verify {a['file']}"):
-                    a["verification"] = _verify_one(a, ref, x_ver, y_eval, ms.class_names, torch_metrics, opts)
+                    a["verification"] = _verify_one(a, ref, x_ver, y_eval, ms.class_names, torch_metrics, opts,
+                                                    fp16_floor)
                 violations += [f"{a['file']}: {v}" for v in a["verification"].get("violations", [])]
         for a in artifacts:
             src = a.pop("_path")
@@ -306,6 +316,7 @@ def convert(opts: ConvertOptions, step: Step | None = None, check: bool = True) 
                 "calibration_method": opts.calibration,
                 "tflite_io": opts.tflite_io, "target": opts.target, "seed": opts.seed,
                 "parity_tolerance_rel": opts.parity_tol, "max_accuracy_drop": opts.max_accuracy_drop,
+                "fp16_parity_tolerance_rel": opts.fp16_parity_tol or "max(1e-2, 3 x weight-rounding floor)",
                 "min_class_recall_ratio": opts.min_class_recall_ratio, "verify": opts.verify,
             },
             calibration=data.calib_rec,
@@ -322,7 +333,7 @@ def convert(opts: ConvertOptions, step: Step | None = None, check: bool = True) 
 
 
 def _verify_one(a: dict, ref: np.ndarray, x: np.ndarray, y: np.ndarray | None, names: list[str],
-                torch_metrics: dict | None, opts: ConvertOptions) -> dict:
+                torch_metrics: dict | None, opts: ConvertOptions, fp16_floor: float | None = None) -> dict:
     """Run one artifact on the verification inputs and compare it with PyTorch."""
     try:
         logits, runtime = _runtime_logits(a["_path"], x)
@@ -330,9 +341,11 @@ def _verify_one(a: dict, ref: np.ndarray, x: np.ndarray, y: np.ndarray | None, n
         return {"runtime": None, "error": exc.one_line(), "violations": [f"could not run: {exc.one_line()}"], "passed": False}
     from edgefer.convert.fp16 import parity_tolerance
 
-    tol = parity_tolerance(a["precision"], opts.parity_tol)
+    tol = parity_tolerance(a["precision"], opts.parity_tol, opts.fp16_parity_tol, fp16_floor)
     rec: dict = {"runtime": runtime, "parity": parity(ref, logits, tol),
                  "top1_agreement": agreement(ref, logits)}
+    if a["precision"] == "fp16" and fp16_floor is not None:
+        rec["parity"]["fp16_weight_rounding_floor_rel"] = fp16_floor
     violations: list[str] = []
     if a["precision"] in ("fp32", "fp16"):
         if not rec["parity"]["passed"]:
