@@ -12,7 +12,7 @@ import pytest
 from _deploy_helpers import QEMU_DIR, qemu_missing
 
 _why = qemu_missing()
-pytestmark = [pytest.mark.qemu, pytest.mark.tflite, pytest.mark.skipif(_why is not None, reason=str(_why))]
+pytestmark = [pytest.mark.qemu, pytest.mark.tflite, pytest.mark.slow, pytest.mark.skipif(_why is not None, reason=str(_why))]
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from _deploy_helpers import QEMU_DIR, qemu_missing
 
 WRAPPER = QEMU_DIR / "python-cortex-a72-tflite-runtime"
 _why = qemu_missing() or (None if WRAPPER.is_file() else f"{WRAPPER} missing (rebuild: bash cross/setup-qemu-aarch64.sh)")
-pytestmark = [pytest.mark.qemu, pytest.mark.tflite, pytest.mark.skipif(_why is not None, reason=str(_why))]
+pytestmark = [pytest.mark.qemu, pytest.mark.tflite, pytest.mark.slow, pytest.mark.skipif(_why is not None, reason=str(_why))]
 
 
 @pytest.fixture(scope="module")
