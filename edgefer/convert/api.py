@@ -223,7 +223,6 @@ def convert(opts: ConvertOptions, step: Step | None = None, check: bool = True) 
     With check=True, failed formats raise EdgeferError and failed gates GateFailed, after the
     manifest has been written (so the evidence is on disk).
     """
-    from edgefer.convert.fp16 import parity_tolerance
     from edgefer.convert.model_source import resolve_model
 
     step = step or (lambda _desc: contextlib.nullcontext())

@@ -24,7 +24,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from edgefer.errors import EdgeferError, first_line
+from edgefer.errors import EdgeferError
 from edgefer.runner.accel import LITERT_ACCELERATORS, accelerator_report, parse_litert_accelerators
 from edgefer.runner.runtimes.base import Runtime, TensorInfo
 from edgefer.runner.runtimes.litert import tflite_layout
