@@ -223,3 +223,27 @@ def test_profile_schema_rejects_unknown_providers(tmp_path):
                                "runtimes": {"onnxruntime": {"providers": ["CUDAExecutionProvider", "Warp9"]}}}))
     with pytest.raises(EdgeferError, match="unknown onnxruntime provider 'Warp9'"):
         load_target(str(bad))
+
+
+def test_profile_providers_reach_a_remote_runner_as_flags(onnx_model, tmp_path):
+    """What bench sends a board: the profile's providers with options, and --accel-json; the
+    device-side runner parses them back (here run locally, where CUDA is missing: exit 2)."""
+    from edgefer.accel_select import AccelRequest, job_accel
+    from edgefer.bench import _runner_args
+    from edgefer.targets import load_target
+
+    specs, accel = job_accel(load_target("jetson-orin-nano"), AccelRequest(allow_fallback=True), "m_fp32.onnx", "fp32", None)
+    args = _runner_args({"providers": specs, "accel": accel, "energy": "none"})
+    i = args.index("--providers")
+    assert args[i + 1].startswith("TensorrtExecutionProvider:trt_fp16_enable=True;trt_engine_cache_enable=True;")
+    assert args[i + 1].endswith(",CUDAExecutionProvider,CPUExecutionProvider")
+    assert json.loads(args[args.index("--accel-json") + 1]) == {"allow_fallback": True}
+    cache = tmp_path / "trt cache"
+    providers = args[i + 1].replace("/home/jetson/edgefer/trt-cache", str(cache))
+    r = _runner("bench", str(onnx_model), "--out", str(tmp_path / "r.json"), "--providers", providers,
+                "--accel-json", json.dumps(accel), "--energy", "none", "--runs", "2", "--warmup", "0")
+    assert r.returncode == 0, r.stderr
+    rep = json.loads((tmp_path / "r.json").read_text())["accelerators"]
+    assert cache.is_dir()  # the runner made the (writable) engine cache directory
+    assert [f["requested"] for f in rep["fallbacks"]] == ["TensorrtExecutionProvider", "CUDAExecutionProvider"]
+    assert rep["options"]["TensorrtExecutionProvider"]["trt_fp16_enable"] == "True"
