@@ -123,8 +123,11 @@ def _enrich(report: dict[str, Any], job: Job, target: Any, label: str | None) ->
     report["label"] = label
 
 
-def _settings_for(job: Job, tgt: Any, runtime: str | None, o: dict[str, Any]) -> BenchSettings:
-    """One job's BenchSettings: the command's values, else the target profile's `bench:` defaults."""
+def _settings_for(job: Job, tgt: Any, runtime: str | None, o: dict[str, Any],
+                  accel: tuple[list[str] | None, dict[str, Any] | None]) -> BenchSettings:
+    """One job's BenchSettings: the command's values, else the target profile's `bench:` defaults;
+    `accel` = (onnxruntime provider specs, runner accel options) from edgefer.accel_select.job_accel."""
+    providers, accel_options = accel
     d = tgt.bench
     is_tflite = job.path.endswith(".tflite")
     pick = lambda key, default: o[key] if o.get(key) is not None else default  # noqa: E731
@@ -134,10 +137,10 @@ def _settings_for(job: Job, tgt: Any, runtime: str | None, o: dict[str, Any]) ->
         threads=pick("threads", d.threads or (tgt.runtimes.tflite.threads if is_tflite else None)),
         cpus=tuple(pick("cpus", d.cpus or ())) or None, cooldown_s=pick("cooldown_s", d.cooldown_s),
         runtime=runtime,
-        providers=tuple(tgt.runtimes.onnxruntime.providers) if not is_tflite and runtime != "torch" else None,
+        providers=tuple(providers) if providers else None,
         xnnpack=tgt.runtimes.tflite.xnnpack if is_tflite else None,
         input_shape=tuple(o["input_shape"]) if o.get("input_shape") else None, precision=job.precision,
-        energy=o["energy"], nominal_power_w=o["nominal_power_w"], idle_s=o["idle_s"],
+        energy=o["energy"], nominal_power_w=o["nominal_power_w"], idle_s=o["idle_s"], accel=accel_options,
     ).validate()
 
 
@@ -208,6 +211,7 @@ def bench(
     on_wait: Callable[[str], None] | None = None,
     install_deps: bool = False,
     op_profile: int = 0,
+    accel: Any = None,
 ) -> list[dict[str, Any]]:
     """Benchmark one artifact (or each one in a converted directory); one validated report each.
 
@@ -225,7 +229,7 @@ def bench(
                       repeat=repeat, lock_timeout_s=lock_timeout_s, labels=[label] * len(jobs),
                       outs=[report_path(out, job, len(jobs)) for job in jobs] if out else None,
                       on_progress=on_progress, on_wait=on_wait, install_deps=install_deps, out_hint=out,
-                      op_profile=op_profile)
+                      op_profile=op_profile, accel=accel, precision_asked=precision)
 
 
 def bench_jobs(
@@ -242,9 +246,14 @@ def bench_jobs(
     install_deps: bool = False,
     out_hint: str | None = None,
     op_profile: int = 0,
+    accel: Any = None,
+    precision_asked: str | None = None,
     **options: Any,
 ) -> list[dict[str, Any]]:
-    """Benchmark several jobs on one target with interleaved repeats (used by bench, reproduce, studies)."""
+    """Benchmark several jobs on one target with interleaved repeats (used by bench, reproduce, studies).
+
+    accel: an edgefer.accel_select.AccelRequest (command-line overrides of the profile's accelerators)."""
+    from edgefer.accel_select import AccelRequest, job_accel
     from edgefer.bench_hosts import open_host
     from edgefer.targets import load_target
 
@@ -261,7 +270,10 @@ def bench_jobs(
         raise EdgeferError(f"--lock-timeout must be between 0 and 604800 seconds, got {timeout!r}")
     energy_arg, nominal = _energy_setting(options.get("energy", "auto"), tgt, options.get("nominal_power_w"))
     opts = {**options, "energy": energy_arg, "nominal_power_w": nominal, "idle_s": options.get("idle_s", 2.0)}
-    settings = [_settings_for(job, tgt, runtime, opts) for job in jobs]
+    # checked for every job before any runs; --runtime torch has one fp32 job, --precision is what was asked
+    job_accels = [job_accel(tgt, accel or AccelRequest(), j.path,
+                            precision_asked if runtime == "torch" else j.precision, runtime) for j in jobs]
+    settings = [_settings_for(job, tgt, runtime, opts, ja) for job, ja in zip(jobs, job_accels)]
     labels = labels or [None] * len(jobs)
     if out_hint is not None:
         check_out(out_hint, len(jobs))

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from edgefer.accel_report import AcceleratorReport, accelerator_rows
 from edgefer.errors import EdgeferError
 from edgefer.op_profile_report import OpProfile, Roofline
 
@@ -205,6 +206,7 @@ class Report(_M):
     # per-op profile (runner, --op-profile) and compute rate vs nominal peak (host)
     op_profile: OpProfile | None = None
     roofline: Roofline | None = None
+    accelerators: AcceleratorReport | None = None  # requested vs used providers, fallbacks
 
     @property
     def has_between_run_estimate(self) -> bool:
@@ -295,6 +297,7 @@ def summary_rows(r: Report) -> list[tuple[str, str]]:
         ("threads", str(res.threads) if res.threads is not None else "-"),
         ("CPU utilisation", _fmt(r.resources.cpu_utilization_pct, " %", 0)),
         ("energy", _energy_text(r.energy)),
+        *accelerator_rows(r.accelerators),
     ]
     if r.exclusive is not None:
         rows.append(("board", f"held exclusively ({r.exclusive.lock}; waited {r.exclusive.waited_s:g} s)"

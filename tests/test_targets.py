@@ -145,7 +145,10 @@ def test_checks_warn_about_misleading_setups(tmp_path):
     warnings = check_target(no_kh)
     for needle in ("no known_hosts", "strict_host_key_checking is off", "8 threads", "too few samples", "differs from the file"):
         assert any(needle in w for w in warnings), needle
-    assert any("not used" in w for w in check_target(load_target("jetson-orin-nano")))
+    orin = load_target("jetson-orin-nano")  # its GPU is used through TensorRT/CUDA; with CPU only it is not
+    cpu_only = Target.model_validate({**orin.model_dump(), "runtimes": {"onnxruntime": {"providers": ["CPUExecutionProvider"]}}})
+    assert not any("not used" in w for w in check_target(orin))
+    assert any("not used" in w for w in check_target(cpu_only))
 
 
 def test_cli_list_show_check(capsys, tmp_path):

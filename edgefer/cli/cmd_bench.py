@@ -47,7 +47,7 @@ def bench_cmd(
     target: str = typer.Option("local", "--target", "-t", help="Target profile name (targets/NAME.yaml) or YAML path."),
     runtime: Optional[str] = typer.Option(None, "--runtime", help="onnxruntime | litert | torch (default: by file extension)."),
     fmt: Optional[str] = typer.Option(None, "--format", help="In a converted directory: only this format (onnx|tflite)."),
-    precision: Optional[str] = typer.Option(None, "--precision", help="In a converted directory: only this precision (fp32|int8)."),
+    precision: Optional[str] = typer.Option(None, "--precision", help="In a converted directory: only this precision (fp32|int8|fp16)."),
     runs: Optional[int] = typer.Option(None, "--runs", help="Timed runs (at least; default: the target's bench.runs)."),
     warmup: Optional[int] = typer.Option(None, "--warmup", help="Untimed warm-up runs (default: the target's)."),
     min_seconds: Optional[float] = typer.Option(None, "--min-seconds", help="Keep timing until this many seconds have passed too."),
@@ -75,6 +75,14 @@ def bench_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print the report(s) as JSON instead of a table."),
     op_profile: int = typer.Option(0, "--op-profile", metavar="N", help="After the timed runs, N separate profiled "
                                    "runs: per-op times (onnxruntime) or delegate partitions (LiteRT). See docs/op-profiles.md."),
+    providers: Optional[str] = typer.Option(None, "--providers", help="onnxruntime execution providers in order, "
+                                            "NAME[:key=value;...] comma-separated, e.g. 'tensorrt:trt_fp16_enable=True,cuda,cpu' "
+                                            "(default: the target's)."),
+    accelerator: Optional[str] = typer.Option(None, "--accelerator", help="LiteRT CompiledModel accelerators: cpu, gpu, "
+                                              "npu, e.g. gpu,cpu; 'interpreter' for the Interpreter (default: the target's)."),
+    dispatch_library: Optional[str] = typer.Option(None, "--dispatch-library", help="LiteRT NPU vendor dispatch library on the device."),
+    allow_fallback: Optional[bool] = typer.Option(None, "--allow-fallback/--no-allow-fallback", help="Run on the CPU when "
+                                                  "a requested accelerator is missing (recorded in the report)."),
 ) -> None:
     """Benchmark a model: latency distribution, throughput, memory, CPU and energy, in a versioned JSON report.
 
@@ -91,6 +99,7 @@ def bench_cmd(
 
     from edgefer.bench import ENERGY_MODES, bench
     from edgefer.cli.checks import PRECISION_CHOICES, RUNTIME_CHOICES, check_choice
+    from edgefer.accel_select import AccelRequest
     from edgefer.report import render, validate_report
     from edgefer.runner.options import interrupt_on_sigterm, parse_cpus, parse_shape
 
@@ -111,6 +120,7 @@ def bench_cmd(
             cooldown_s=cooldown, input_shape=parse_shape(input_shape), energy=energy,
             nominal_power_w=nominal_power_w, idle_s=idle_seconds, repeat=repeat, lock_timeout_s=lock_timeout,
             label=label, out=out, on_progress=on_progress, on_wait=on_wait, install_deps=install_deps, op_profile=op_profile,
+            accel=AccelRequest(providers, accelerator, dispatch_library, allow_fallback),
         )
     from edgefer.op_profile_report import op_profile_notes  # issue 11: one line when a runtime cannot profile
 

@@ -67,7 +67,7 @@ def _summary(console, result) -> None:
     sizes = {(a["format"], a["precision"]): a["size_bytes"] for a in m["artifacts"]}
     t = Table(title=f"edgefer convert: {m['model']['name']} -> {result.out_dir}")
     t.add_column("artifact", no_wrap=True)
-    for col in ("size", "int8/fp32", "max|dlogit|", "agree", "acc", "F1", "verified"):
+    for col in ("size", "size/fp32", "max|dlogit|", "agree", "acc", "F1", "verified"):
         t.add_column(col, justify="right", no_wrap=True)
     ref = (m.get("verification") or {}).get("pytorch_fp32")
     if ref:
@@ -76,7 +76,7 @@ def _summary(console, result) -> None:
     for a in m["artifacts"]:
         v = a.get("verification") or {}
         fp32 = sizes.get((a["format"], "fp32"))
-        ratio = f"{a['size_bytes'] / fp32:.2f}" if a["precision"] == "int8" and fp32 else ""
+        ratio = f"{a['size_bytes'] / fp32:.2f}" if a["precision"] in ("int8", "fp16") and fp32 else ""
         met = v.get("metrics")
         par = v.get("parity")
         status = "skipped" if not v else ("[green]pass" if v["passed"] else "[red]FAIL")
@@ -132,7 +132,7 @@ def convert_cmd(
     std: Optional[str] = typer.Option(None, "--std", help="Normalisation std per channel, comma-separated."),
     out: Path = typer.Option(Path("edgefer-out"), "--out", "-o", help="Output directory for the artifacts and manifest.json."),
     to: str = typer.Option("onnx,tflite", "--to", help="Formats to produce, comma-separated: onnx, tflite."),
-    precision: str = typer.Option("fp32,int8", "--precision", help="Precisions to produce, comma-separated: fp32, int8."),
+    precision: str = typer.Option("fp32,int8", "--precision", help="Precisions to produce, comma-separated: fp32, int8, fp16 (fp16: float16 weights, verified at a 1e-2 relative logit tolerance)."),
     target: Optional[str] = typer.Option(None, "--target", help="Target profile (name in targets/ or a YAML path): picks the int8 activation type for it."),
     calib: Optional[str] = typer.Option(None, "--calib", help="Calibration data: FER2013 CSV (Training split unless path.csv:Split), class folder, .npy or .npz. Without it int8 is calibrated on random data."),
     calib_samples: int = typer.Option(256, "--calib-samples", help="Class-stratified calibration samples drawn from --calib."),
@@ -145,12 +145,13 @@ def convert_cmd(
     tflite_io: str = typer.Option("int8", "--tflite-io", help="I/O dtype of the int8 TFLite model: int8 or float32."),
     verify: bool = typer.Option(True, "--verify/--no-verify", help="Verify every artifact against PyTorch (default) or skip it."),
     parity_tol: float = typer.Option(1e-3, "--parity-tol", help="fp32 gate: max |logit difference| relative to the largest |PyTorch logit|."),
+    fp16_parity_tol: Optional[float] = typer.Option(None, "--fp16-parity-tol", help="fp16 gate, the same measure (default 1e-2)."),
     max_accuracy_drop: Optional[float] = typer.Option(None, "--max-accuracy-drop", help="int8 gate: fail if accuracy drops more than this many percentage points below PyTorch fp32 (needs labelled --eval)."),
     min_class_recall_ratio: Optional[float] = typer.Option(None, "--min-class-recall-ratio", help="int8 gate: fail if any class's int8/fp32 recall ratio falls below this (e.g. 0.8; needs labelled --eval)."),
     seed: int = typer.Option(0, "--seed", help="Seed for sampling and random fallback data."),
     as_json: bool = typer.Option(False, "--json", help="Print manifest.json to stdout instead of the summary table."),
 ) -> None:
-    """Convert a model to ONNX/TFLite (fp32, int8), verify every artifact, write manifest.json.
+    """Convert a model to ONNX/TFLite (fp32, int8, fp16), verify every artifact, write manifest.json.
 
     Exit 0: all artifacts produced and verified. Exit 1: a verification gate failed. Exit 2: bad input, or a format could not be produced (the others are still written).
     """
@@ -169,7 +170,7 @@ def convert_cmd(
         calib=calib, calib_samples=calib_samples, eval=eval_data,
         eval_samples=eval_samples or None, opset=opset, dynamic_batch=dynamic_batch,
         activation_type=activation_type, calibration=calibration, tflite_io=tflite_io, verify=verify,
-        parity_tol=parity_tol, max_accuracy_drop=max_accuracy_drop,
+        parity_tol=parity_tol, fp16_parity_tol=fp16_parity_tol, max_accuracy_drop=max_accuracy_drop,
         min_class_recall_ratio=min_class_recall_ratio, seed=seed,
     )
     err = Console(stderr=True)

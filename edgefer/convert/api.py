@@ -30,7 +30,7 @@ from edgefer.errors import EdgeferError, GateFailed
 from edgefer.runner.files import write_json_atomic
 
 FORMATS = ("onnx", "tflite")
-PRECISIONS = ("fp32", "int8")
+PRECISIONS = ("fp32", "int8", "fp16")
 EXTENSIONS = {"onnx": ".onnx", "tflite": ".tflite"}
 RANDOM_VERIFY_SAMPLES = 32
 RANDOM_CALIB_WARNING = "int8 was calibrated on RANDOM data (no --calib given): its accuracy is unverified"
@@ -52,7 +52,7 @@ class ConvertOptions:
     std: tuple[float, ...] | None = None
     out: Path = Path("edgefer-out")
     formats: tuple[str, ...] = FORMATS
-    precisions: tuple[str, ...] = PRECISIONS
+    precisions: tuple[str, ...] = ("fp32", "int8")  # fp16 on request (--precision fp16)
     target: str | None = None
     calib: str | None = None
     calib_samples: int = 256
@@ -65,6 +65,7 @@ class ConvertOptions:
     tflite_io: str = "int8"
     verify: bool = True
     parity_tol: float = DEFAULT_PARITY_TOL
+    fp16_parity_tol: float | None = None  # None: edgefer.convert.fp16.FP16_PARITY_TOL
     max_accuracy_drop: float | None = None
     min_class_recall_ratio: float | None = None
     seed: int = 0
@@ -152,6 +153,10 @@ def check_options(opts: "ConvertOptions") -> None:
     num("--eval-samples", opts.eval_samples, 1, 10_000_000)
     num("--opset", opts.opset, 18, 23)
     num("--parity-tol", opts.parity_tol, 1e-9, 1.0)
+    fp16_tol = getattr(opts, "fp16_parity_tol", None)
+    if fp16_tol is not None and (isinstance(fp16_tol, bool) or not isinstance(fp16_tol, (int, float))
+                                 or not math.isfinite(fp16_tol) or not fp16_tol > 0):
+        raise EdgeferError(f"--fp16-parity-tol must be > 0, got {fp16_tol}")
     num("--max-accuracy-drop", opts.max_accuracy_drop, 0, 100)
     num("--min-class-recall-ratio", opts.min_class_recall_ratio, 0, 1)
     for flag, vals in (("--mean", opts.mean), ("--std", opts.std)):
@@ -199,8 +204,13 @@ def _profile(model, spec, name: str) -> dict:
 
 def _export(fmt: str, precision: str, ms, x_example, x_calib, path: Path, opts: ConvertOptions, act: str,
             fp32_paths: dict) -> dict:
-    """Produce one artifact at `path`; int8 builds on the fp32 file of the same format."""
+    """Produce one artifact at `path`; int8 and fp16 build on the fp32 file of the same format."""
     import torch
+
+    if precision == "fp16":
+        from edgefer.convert.fp16 import convert_fp16
+
+        return convert_fp16(fmt, fp32_paths[fmt], path)
 
     if fmt == "onnx":
         from edgefer.convert.onnx_export import export_onnx
@@ -317,10 +327,11 @@ def convert(opts: ConvertOptions, step: Step | None = None, check: bool = True) 
         errors: list[str] = []
         fp32_paths: dict[str, Path] = {}
         for fmt in formats:
-            for precision in ("fp32", "int8"):
-                if precision not in precisions and not (precision == "fp32" and "int8" in precisions):
+            for precision in ("fp32", "int8", "fp16"):
+                derived = {"int8", "fp16"} & set(precisions)  # built from the fp32 file
+                if precision not in precisions and not (precision == "fp32" and derived):
                     continue
-                if precision == "int8" and fmt not in fp32_paths:
+                if precision != "fp32" and fmt not in fp32_paths:
                     continue  # its fp32 export already failed and was reported
                 path = staging / f"{ms.name}_{precision}{EXTENSIONS[fmt]}"
                 with step(f"{fmt} {precision}: convert"):
@@ -339,11 +350,17 @@ def convert(opts: ConvertOptions, step: Step | None = None, check: bool = True) 
         if opts.verify and artifacts:
             with step("verify: PyTorch reference"):
                 ref = _torch_logits(ms.model, x_ver)
+                fp16_floor = None
+                if "fp16" in precisions:
+                    from edgefer.convert.fp16 import weight_rounding_floor
+
+                    fp16_floor = weight_rounding_floor(ms.model, x_ver, ref)
                 if y_eval is not None:
                     torch_metrics = classification(ref, y_eval, ms.class_names)
             for a in artifacts:
                 with step(f"verify {a['file']}"):
-                    a["verification"] = _verify_one(a, ref, x_ver, y_eval, ms.class_names, torch_metrics, opts)
+                    a["verification"] = _verify_one(a, ref, x_ver, y_eval, ms.class_names, torch_metrics, opts,
+                                                    fp16_floor)
                 violations += [f"{a['file']}: {v}" for v in a["verification"].get("violations", [])]
         for a in artifacts:
             src = a.pop("_path")
@@ -364,6 +381,7 @@ def convert(opts: ConvertOptions, step: Step | None = None, check: bool = True) 
                 "calibration_method": opts.calibration,
                 "tflite_io": opts.tflite_io, "target": opts.target, "seed": opts.seed,
                 "parity_tolerance_rel": opts.parity_tol, "max_accuracy_drop": opts.max_accuracy_drop,
+                "fp16_parity_tolerance_rel": opts.fp16_parity_tol or "max(1e-2, 3 x weight-rounding floor)",
                 "min_class_recall_ratio": opts.min_class_recall_ratio, "verify": opts.verify,
             },
             calibration=data.calib_rec,
@@ -380,20 +398,25 @@ def convert(opts: ConvertOptions, step: Step | None = None, check: bool = True) 
 
 
 def _verify_one(a: dict, ref: np.ndarray, x: np.ndarray, y: np.ndarray | None, names: list[str],
-                torch_metrics: dict | None, opts: ConvertOptions) -> dict:
+                torch_metrics: dict | None, opts: ConvertOptions, fp16_floor: float | None = None) -> dict:
     """Run one artifact on the verification inputs and compare it with PyTorch."""
     try:
         logits, runtime = _runtime_logits(a["_path"], x)
     except EdgeferError as exc:
         return {"runtime": None, "error": exc.one_line(), "violations": [f"could not run: {exc.one_line()}"], "passed": False}
-    rec: dict = {"runtime": runtime, "parity": parity(ref, logits, opts.parity_tol),
+    from edgefer.convert.fp16 import parity_tolerance
+
+    tol = parity_tolerance(a["precision"], opts.parity_tol, opts.fp16_parity_tol, fp16_floor)
+    rec: dict = {"runtime": runtime, "parity": parity(ref, logits, tol),
                  "top1_agreement": agreement(ref, logits)}
+    if a["precision"] == "fp16" and fp16_floor is not None:
+        rec["parity"]["fp16_weight_rounding_floor_rel"] = fp16_floor
     violations: list[str] = []
-    if a["precision"] == "fp32":
+    if a["precision"] in ("fp32", "fp16"):
         if not rec["parity"]["passed"]:
             p = rec["parity"]
             violations.append(f"logits differ from PyTorch by {p['max_abs_diff']:.3g} "
-                              f"(relative {p['max_rel_diff']:.3g} > {opts.parity_tol:g})")
+                              f"(relative {p['max_rel_diff']:.3g} > {tol:g})")
     else:  # int8 logits are not expected to match closely: report the difference, gate on accuracy
         rec["parity"] = {k: v for k, v in rec["parity"].items() if k not in ("passed", "tolerance_rel")}
     if y is not None:

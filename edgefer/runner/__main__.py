@@ -54,7 +54,8 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--providers", help="onnxruntime providers, comma-separated")
     b.add_argument("--xnnpack", action=argparse.BooleanOptionalAction, default=None)
     b.add_argument("--input-shape", help="shape for dynamic inputs, e.g. 1,1,48,48")
-    b.add_argument("--precision", help="fp32|int8 (recorded in the report)")
+    b.add_argument("--precision", help="fp32|int8|fp16 (recorded in the report)")
+    b.add_argument("--accel-json", help='accelerator options, e.g. {"accelerator": "gpu", "allow_fallback": true}')
     b.add_argument("--energy", default="auto", help="auto|none|estimate|<meter spec JSON>")
     b.add_argument("--nominal-power-w", type=float)
     b.add_argument("--energy-rate-hz", type=float)
@@ -74,6 +75,13 @@ def _parser() -> argparse.ArgumentParser:
     i.add_argument("--runtime")
     i.add_argument("--threads", type=int)
     return p
+
+
+def _json_arg(text: str | None, flag: str) -> Any:
+    try:
+        return json.loads(text) if text else None
+    except json.JSONDecodeError as exc:
+        raise EdgeferError(f"{flag} is not valid JSON: {exc}")
 
 
 def _bench(a: argparse.Namespace) -> int:
@@ -106,6 +114,7 @@ def _bench(a: argparse.Namespace) -> int:
             input_shape=list(s.input_shape) if s.input_shape else None, energy=s.energy,
             nominal_power_w=s.nominal_power_w, energy_rate_hz=s.energy_rate_hz, idle_s=s.idle_s,
             precision=s.precision, target=target, repeat_index=a.repeat_index, op_profile=a.op_profile,
+            accel=s.accel,
             on_progress=_jsonl_progress if a.progress == "jsonl" else None,
         )
         write_json_atomic(a.out, report)

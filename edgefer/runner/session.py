@@ -32,7 +32,7 @@ def artifact_info(path: str, precision: str | None = None) -> dict[str, Any]:
     fmt = ext if ext in ("onnx", "tflite") else "torch"
     if precision is None:  # only from an unambiguous file name; otherwise unknown (null)
         low = os.path.basename(path).lower()
-        precision = "int8" if "int8" in low else "fp32" if "fp32" in low else None
+        precision = next((p for p in ("int8", "fp16", "fp32") if p in low), None)
     is_file = os.path.isfile(path)
     return {"path": os.path.abspath(path) if is_file else path, "file": os.path.basename(path.rstrip("/")),
             "format": fmt, "precision": precision,
@@ -94,6 +94,7 @@ def run_bench(
     energy_rate_hz: float | None = None,
     idle_s: float = 2.0,
     precision: str | None = None,
+    accel: dict[str, Any] | None = None,
     target: dict[str, Any] | None = None,
     on_progress: ProgressFn | None = None,
     repeat_index: int = 0,
@@ -113,7 +114,7 @@ def run_bench(
         cpus=tuple(cpus) if cpus else None, cooldown_s=cooldown_s, runtime=runtime,
         providers=tuple(providers) if providers else None, xnnpack=xnnpack,
         input_shape=tuple(input_shape) if input_shape else None, precision=precision, energy=energy,
-        nominal_power_w=nominal_power_w, energy_rate_hz=energy_rate_hz, idle_s=idle_s,
+        nominal_power_w=nominal_power_w, energy_rate_hz=energy_rate_hz, idle_s=idle_s, accel=accel,
     ).validate()
     warnings: list[str] = []
     n_cpus = os.cpu_count() or 1
@@ -185,6 +186,9 @@ def run_bench(
     rec["peak_rss_mb"] = peak_rss_mb()
     if rec["peak_rss_mb"] is not None and rec["rss_before_load_mb"] is not None:
         rec["model_rss_mb"] = max(0.0, rec["peak_rss_mb"] - rec["rss_before_load_mb"])
+    accel_report = rt.accelerators(count_nodes=not rec["partial"]) if rt is not None else None  # after timing, peak RSS
+    if accel_report is not None:
+        report["accelerators"] = accel_report
     rec["first_inference_ms"] = result.first_inference_ns / 1e6 if result.first_inference_ns is not None else None
     rec["samples_ns"] = list(result.samples_ns)
     if rec["partial"] and energy_report is None:
@@ -203,6 +207,7 @@ def _runtime_options(s: BenchSettings) -> dict[str, Any]:
         options["xnnpack"] = s.xnnpack
     if s.input_shape:
         options["input_shape"] = list(s.input_shape)
+    options.update(s.accel or {})  # accelerator, dispatch_library, allow_fallback (edgefer.runner.accel)
     return options
 
 

@@ -52,6 +52,8 @@ class BenchSettings:
     nominal_power_w: float | None = None
     energy_rate_hz: float | None = None
     idle_s: float = 2.0
+    # accelerator options for the runtime (edgefer.runner.accel): accelerator, dispatch_library, allow_fallback
+    accel: dict[str, Any] | None = None
 
     def validate(self) -> "BenchSettings":
         """Raise EdgeferError naming the option for any value out of type or range."""
@@ -86,6 +88,7 @@ class BenchSettings:
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
+        d["accel"] = dict(self.accel) if self.accel else None
         for key in ("cpus", "providers", "input_shape"):
             if d[key] is not None:
                 d[key] = list(d[key])
@@ -108,6 +111,8 @@ class BenchSettings:
             args.append("--xnnpack" if self.xnnpack else "--no-xnnpack")
         if self.input_shape:
             args += ["--input-shape", ",".join(map(str, self.input_shape))]
+        if self.accel:
+            args += ["--accel-json", json.dumps(self.accel, separators=(",", ":"))]
         energy = self.energy if self.energy is not None else "none"
         args += ["--energy", json.dumps(energy, separators=(",", ":")) if isinstance(energy, dict) else str(energy)]
         return args
@@ -125,8 +130,14 @@ class BenchSettings:
                 energy = json.loads(energy)
             except json.JSONDecodeError as exc:
                 raise EdgeferError(f"--energy is not valid JSON: {exc}") from None
+        accel = None
+        if getattr(ns, "accel_json", None):
+            try:
+                accel = json.loads(ns.accel_json)
+            except json.JSONDecodeError as exc:
+                raise EdgeferError(f"--accel-json is not valid JSON: {exc}") from None
         return cls(
-            runs=ns.runs, warmup=ns.warmup, min_seconds=ns.min_seconds, batch_size=ns.batch_size, threads=ns.threads,
+            accel=accel, runs=ns.runs, warmup=ns.warmup, min_seconds=ns.min_seconds, batch_size=ns.batch_size, threads=ns.threads,
             cpus=tuple(cpus) if cpus else None, cooldown_s=ns.cooldown, runtime=ns.runtime,
             providers=tuple(p for p in ns.providers.split(",") if p) if ns.providers else None, xnnpack=ns.xnnpack,
             input_shape=tuple(shape) if shape else None, precision=ns.precision, energy=energy,

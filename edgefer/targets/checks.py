@@ -70,12 +70,9 @@ def _measurement_warnings(t: Target) -> list[str]:
 
 
 def _accelerator_warnings(t: Target) -> list[str]:
-    cpu_only = all(p == "CPUExecutionProvider" for p in t.runtimes.onnxruntime.providers)
-    return [
-        f"accelerator {a.name} ({a.type}) is not used: onnxruntime providers are CPU only"
-        for a in t.accelerators
-        if a.precisions and cpu_only
-    ]
+    from edgefer.targets.accel_checks import accelerator_warnings
+
+    return accelerator_warnings(t)
 
 
 def check_target(t: Target) -> list[str]:

@@ -76,11 +76,42 @@ class CPU(_Strict):
         return FEATURE_ALIASES.get(feature.lower(), feature.lower()) in self.features
 
 
+def _provider_name(name: str) -> str:
+    """onnxruntime's name for `name`; an unknown one is a validation error naming the field."""
+    from edgefer.errors import EdgeferError
+    from edgefer.runner.accel import canonical_provider
+
+    try:
+        return canonical_provider(name)
+    except EdgeferError as exc:
+        raise ValueError(exc.one_line()) from None
+
+
 class Accelerator(_Strict):
     type: Literal["gpu", "npu", "dsp"]
     name: str
     precisions: list[Literal["fp32", "fp16", "bf16", "int8", "int4"]] = Field(default_factory=list)
+    reached_by: list[str] = Field(
+        default_factory=list,
+        description="What runs models on it: onnxruntime provider names/aliases (tensorrt, cuda, qnn) and "
+                    "LiteRT accelerators as litert:gpu / litert:npu.",
+    )
     notes: str | None = None
+
+    @field_validator("reached_by")
+    @classmethod
+    def _known_routes(cls, v: list[str]) -> list[str]:
+        from edgefer.runner.accel import LITERT_ACCELERATORS
+
+        out = []
+        for route in v:
+            if route.lower().startswith("litert:"):
+                if route[7:].lower() not in LITERT_ACCELERATORS:
+                    raise ValueError(f"unknown LiteRT accelerator in {route!r} (litert:cpu|gpu|npu)")
+                out.append(route.lower())
+            else:
+                out.append(_provider_name(route))
+        return out
 
 
 class LocalConnection(_Strict):
@@ -117,16 +148,48 @@ class ADBConnection(_Strict):
 Connection = Annotated[Union[LocalConnection, SSHConnection, ADBConnection], Field(discriminator="type")]
 
 
+class ProviderEntry(_Strict):
+    """An execution provider with its options (onnxruntime's provider_options, as strings)."""
+
+    name: str
+    options: dict[str, str | bool | int | float] = Field(default_factory=dict)
+
+
 class OnnxRuntimePrefs(_Strict):
-    providers: list[str] = Field(default_factory=lambda: ["CPUExecutionProvider"])
+    providers: list[str | ProviderEntry] = Field(
+        default_factory=lambda: ["CPUExecutionProvider"],
+        description="In order of preference; names, aliases (cuda, tensorrt, qnn, xnnpack) or {name, options}.",
+    )
+    requires: str | None = Field(
+        default=None, description="The onnxruntime build these providers need, e.g. JetPack's onnxruntime-gpu."
+    )
+    allow_fallback: bool = Field(default=False, description="Run on the CPU when a provider is missing (recorded).")
     int8_activation: Literal["U8", "S8"] | None = Field(
         default=None, description="Activation type for static int8; None = derived from the CPU (see int8_activation_type)."
     )
+
+    @field_validator("providers")
+    @classmethod
+    def _known_providers(cls, v: list) -> list:
+        for entry in v:
+            _provider_name(entry.name if isinstance(entry, ProviderEntry) else entry.split(":")[0])
+        return v
+
+    def provider_specs(self) -> list[str]:
+        """The runner's wire format, NAME[:k=v;k=v] (edgefer.runner.accel.parse_providers)."""
+        from edgefer.runner.accel import provider_spec_text
+
+        return [provider_spec_text(e.name, e.options) if isinstance(e, ProviderEntry) else e for e in self.providers]
 
 
 class TFLitePrefs(_Strict):
     threads: int | None = Field(default=None, ge=1)
     xnnpack: bool = True
+    accelerator: list[Literal["cpu", "gpu", "npu"]] | None = Field(
+        default=None, description="LiteRT CompiledModel accelerators (e.g. [gpu, cpu]); None = the Interpreter path."
+    )
+    dispatch_library: str | None = Field(default=None, description="NPU vendor dispatch library (dir or .so) on the device.")
+    allow_fallback: bool = Field(default=False, description="Run on the CPU when the accelerator is missing (recorded).")
 
 
 class RuntimePrefs(_Strict):

@@ -59,7 +59,9 @@ def preload_runtime(path: str, runtime: str | None = None) -> None:
 def open_runtime(path: str, runtime: str | None = None, threads: int | None = None, **options: Any) -> Runtime:
     """Load a model file with its runtime. Missing, empty or corrupt files raise EdgeferError.
 
-    options: providers (onnxruntime), xnnpack (litert), input_shape (override for dynamic dims).
+    options: providers (onnxruntime: specs, see edgefer.runner.accel), xnnpack (litert), accelerator
+    (litert: cpu|gpu|npu[,cpu], selects the CompiledModel API), dispatch_library (litert NPU),
+    allow_fallback (run on the CPU when a requested accelerator is missing; recorded), input_shape.
     """
     path = os.fspath(path)
     name = runtime_for(path, runtime)
@@ -68,6 +70,8 @@ def open_runtime(path: str, runtime: str | None = None, threads: int | None = No
     if os.path.getsize(path) == 0:
         raise EdgeferError(f"model file is empty (truncated?): {path}")
     module, cls = _BACKENDS[name]
+    if name == "litert" and options.get("accelerator"):  # LiteRT's CompiledModel API, not the Interpreter
+        module, cls = "edgefer.runner.runtimes.litert_compiled", "LiteRTCompiledRuntime"
     try:
         backend = getattr(importlib.import_module(module), cls)
     except ImportError as exc:

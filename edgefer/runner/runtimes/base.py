@@ -175,5 +175,10 @@ class Runtime(ABC):
             return dequantize(y, out)
         return np.asarray(y, dtype=np.float32)
 
+    def accelerators(self, count_nodes: bool = True) -> dict[str, Any] | None:
+        """The report's `accelerators` section (edgefer.runner.accel.accelerator_report): what was
+        requested, what ran, fallbacks, node counts. None for runtimes without accelerators."""
+        return None
+
     def close(self) -> None:
         """Release the model (optional)."""

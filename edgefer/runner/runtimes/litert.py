@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from edgefer.errors import EdgeferError, first_line
+from edgefer.runner.accel import accelerator_report
 from edgefer.runner.runtimes.base import Runtime, TensorInfo, guess_layout
 
 
@@ -35,6 +36,23 @@ def _import_interpreter() -> tuple[Any, str, str]:
         raise EdgeferError(
             "no LiteRT runtime installed here", hint='pip install ai-edge-litert (or tflite-runtime on old boards)'
         ) from None
+
+
+def _check_numpy_abi(package: str, version: str) -> None:
+    """tflite_runtime (last release 2.14, 2023) is built against numpy 1.x but does not say so in
+    its requirements, so pip pairs it with numpy 2; it then imports and fails on the first model
+    with a SystemError. Say what to install instead."""
+    if package != "tflite_runtime" or int(np.__version__.split(".")[0]) < 2:
+        return
+    try:
+        major_minor = tuple(int(p) for p in version.split(".")[:2])
+    except ValueError:  # "unknown": an old build
+        major_minor = (0, 0)
+    if major_minor <= (2, 14):  # every tflite_runtime release so far
+        raise EdgeferError(
+            f"tflite_runtime {version} was built for numpy 1.x and cannot run under numpy {np.__version__}",
+            hint="on the device: python3 -m pip install 'numpy<2' (or install ai-edge-litert, which supports numpy 2)",
+        )
 
 
 def tflite_layout(name: str, shape: list[int | None]) -> str | None:
@@ -86,6 +104,7 @@ class LiteRTRuntime(Runtime):
             if resolver is None:
                 raise EdgeferError(f"{package} {self._version} cannot disable XNNPACK (no OpResolverType)")
             kwargs["experimental_op_resolver_type"] = resolver.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+        _check_numpy_abi(package, self._version)
         try:
             self._interp = interpreter_mod.Interpreter(**kwargs)
             self._interp.allocate_tensors()
@@ -134,6 +153,21 @@ class LiteRTRuntime(Runtime):
     def extra_description(self) -> dict[str, Any]:
         # -1 = could not count: XNNPACK was requested and is the default, so report it
         return {"delegates": ["XNNPACK"] if self._xnnpack and self._delegate_nodes != 0 else []}
+
+    def accelerators(self, count_nodes: bool = True) -> dict[str, Any]:
+        # the interpreter's only accelerator here is its default XNNPACK delegate; the plan after
+        # delegation lists one DELEGATE node per XNNPACK partition plus the ops left to builtins
+        used = ["XNNPACK", "CPU builtin kernels"] if self._xnnpack and self._delegate_nodes != 0 else ["CPU builtin kernels"]
+        counts = None
+        if self._delegate_nodes >= 0:
+            total = len(self._interp._get_ops_details())
+            counts = {"XNNPACK": self._delegate_nodes, "CPU builtin kernels": total - self._delegate_nodes}
+        return accelerator_report(
+            self.name, "Interpreter", ["xnnpack"] if self._xnnpack else ["cpu"], used, False, [],
+            node_counts=counts, node_counts_source=None if counts is None else
+            "interpreter execution plan (an XNNPACK partition counts as one DELEGATE node)",
+            fully_accelerated=None if counts is None else counts["CPU builtin kernels"] == 0,
+        )
 
     def close(self) -> None:
         self._interp = None
