@@ -188,9 +188,10 @@ def resolve_model(
         )
         default_names = list(entry.class_names)
         n = len(class_names) if class_names else len(default_names)
-        net = create_model(model, num_classes=n, in_chans=c)
+        # module_args are the zoo model's keyword arguments here (e.g. head="imagenet")
+        net = create_model(model, num_classes=n, in_chans=c, **(module_args or {}))
         name = model
-        source = {"type": "zoo", "name": model, "paper": entry.paper}
+        source = {"type": "zoo", "name": model, "paper": entry.paper, **({"args": module_args} if module_args else {})}
     net.eval()
     wrec = load_weights(net, Path(weights)) if weights else None
     # the classifier width decides how many classes there are; names must match it
