@@ -134,6 +134,10 @@ def bench(
     Unset settings come from the target profile's `bench:` defaults. With `out`, a single report
     is written to that file; several reports go into `out` as a directory, one `<file>.json` each.
     """
+    from edgefer.lab.targets import bench_on_place, is_labgrid
+
+    if is_labgrid(target):  # hold the labgrid place for these runs, then give it back (edgefer.lab)
+        return bench_on_place(bench, dict(locals(), target=target))
     from edgefer.report import validate_report
     from edgefer.runner.files import write_json_atomic
     from edgefer.targets import load_target

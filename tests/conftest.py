@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-MUST_RUN_IN_CI = {"qemu", "ssh", "tflite"}
+MUST_RUN_IN_CI = {"qemu", "ssh", "tflite", "labgrid"}
 
 
 @pytest.hookimpl(hookwrapper=True)
