@@ -32,6 +32,7 @@ COMMAND_MODULES = (
     "edgefer.cli.cmd_targets",  # targets list/show/check
     "edgefer.cli.cmd_deploy",  # deploy
     "edgefer.cli.cmd_reproduce",  # reproduce
+    "edgefer.cli.cmd_study",  # study
 )
 
 
