@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 
 HEAD = ("Target", "Model", "Format", "Params (M)", "MACs (M)", "Latency (ms)", "Throughput (1/s)",
         "Peak memory (MB)", "Energy (mJ/inference)")
@@ -23,12 +24,14 @@ def _digits(x: float) -> int:
 
 
 def pm(fig: dict | None, plus: str = "±") -> str:
+    """value ± half-width, rounded to the uncertainty's second significant digit."""
     if not fig:
         return "—"
-    d = _digits(fig["value"])
-    if fig.get("half_width"):
-        return f"{fig['value']:.{d}f} {plus} {fig['half_width']:.{d}f}"
-    return f"{fig['value']:.{d}f}"
+    hw = fig.get("half_width")
+    if hw:
+        d = min(4, max(0, 1 - math.floor(math.log10(hw))))
+        return f"{fig['value']:.{d}f} {plus} {hw:.{d}f}"
+    return f"{fig['value']:.{_digits(fig['value'])}f}"
 
 
 def _mega(x: int | None) -> str:
