@@ -73,7 +73,12 @@ class StudyRun:
 
 
 class _Fatal(Exception):
-    """Stops the whole study (after the running benches end): a user error or a full disk."""
+    """Ends the study with exit 2: a user error (a place that could not be had: the other boards
+    still finish) or a full disk (every board stops after its current bench)."""
+
+    def __init__(self, message: str, stop_all: bool = True):
+        super().__init__(message)
+        self.stop_all = stop_all
 
 
 # ---------------------------------------------------------------- conversion
@@ -198,7 +203,7 @@ class _Worker:
         except EdgeferError as exc:  # the place could not be had: the user's to fix
             for run, _ in todo:
                 run.error = run.error or exc.one_line()
-            raise _Fatal(exc.one_line()) from None
+            raise _Fatal(exc.one_line(), stop_all=False) from None
 
     @contextlib.contextmanager
     def _board(self):
@@ -411,7 +416,8 @@ def _bench_all(ctx: _Context, plan: Plan, runs: list[CellRun]) -> str | None:
             w()
         except _Fatal as exc:
             fatal.append(str(exc))
-            ctx.stop.set()
+            if exc.stop_all:
+                ctx.stop.set()
 
     n = len(workers) if plan.study.bench.concurrent else 1
     pool = ThreadPoolExecutor(max_workers=max(1, n), thread_name_prefix="study-board")
