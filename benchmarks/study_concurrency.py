@@ -17,7 +17,6 @@ machine the concurrent run cannot get its second core and the ratio says so.
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
 import sys
 import tempfile
@@ -29,8 +28,8 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))  # the loopback lab helpers the tests use
 
-from _deploy_helpers import qemu_missing, ssh_missing, start_sshd  # noqa: E402
-from _labgrid_helpers import labgrid_missing, start_lab  # noqa: E402
+from _deploy_helpers import qemu_missing, ssh_missing  # noqa: E402
+from _labgrid_helpers import labgrid_missing, loopback_lab  # noqa: E402
 
 TARGET_RATIO = 0.7
 
@@ -67,13 +66,7 @@ def main() -> int:
     from edgefer.study import run_study
 
     tmp = Path(tempfile.mkdtemp(prefix="edgefer-study-concurrency-"))
-    a, b = start_sshd(tmp / "sshd-a"), start_sshd(tmp / "sshd-b")
-    (b.dir / "authorized_keys").write_text(a.key.with_suffix(".pub").read_text())
-    kh = tmp / "known_hosts"
-    kh.write_text(a.known_hosts.read_text() + b.known_hosts.read_text())
-    user = getpass.getuser()
-    lab = start_lab(tmp / "lab", {"board-a": {"address": "127.0.0.1", "username": user, "port": a.port},
-                                  "board-b": {"address": "127.0.0.1", "username": user, "port": b.port}})
+    lab, sshds, key, kh = loopback_lab(tmp, ["board-a", "board-b"])
     try:
         models = []
         for name in args.models.split(","):
@@ -84,7 +77,7 @@ def main() -> int:
         for i in range(args.pairs):
             for mode in ("serial", "concurrent"):
                 # a fresh work dir per run: both modes pay the first deploy (copy + probe) alike
-                prof = base_profile(tmp / f"run-{mode}-{i}" / "board.yaml", board, a.key, kh)
+                prof = base_profile(tmp / f"run-{mode}-{i}" / "board.yaml", board, key, kh)
                 spec = {"models": models, "formats": ["onnx"],
                         "targets": [{"profile": str(prof), "coordinator": lab.address, "place": p}
                                     for p in ("board-a", "board-b")],
@@ -119,8 +112,8 @@ def main() -> int:
         return 0 if verdict == "PASS" else 1
     finally:
         lab.stop()
-        a.stop()
-        b.stop()
+        for s in sshds:
+            s.stop()
 
 
 if __name__ == "__main__":

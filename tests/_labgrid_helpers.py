@@ -105,3 +105,27 @@ def start_lab(tmp: Path, services: dict[str, dict], tags: dict[str, dict] | None
         lab.stop()
         raise
     return lab
+
+
+def loopback_lab(tmp: Path, places: list[str], tags: dict | None = None):
+    """One loopback sshd per place (all taking one client key), one known_hosts pinning them all,
+    and a lab whose places point at them: (lab, sshds, key, known_hosts)."""
+    import getpass
+
+    from _deploy_helpers import start_sshd
+
+    sshds = [start_sshd(tmp / f"sshd-{p}") for p in places]
+    first = sshds[0]
+    for s in sshds[1:]:
+        (s.dir / "authorized_keys").write_text(first.key.with_suffix(".pub").read_text())
+    kh = tmp / "known_hosts"
+    kh.write_text("".join(s.known_hosts.read_text() for s in sshds))
+    user = getpass.getuser()
+    try:
+        lab = start_lab(tmp / "lab", {p: {"address": "127.0.0.1", "username": user, "port": s.port}
+                                      for p, s in zip(places, sshds)}, tags={p: tags for p in places} if tags else None)
+    except BaseException:
+        for s in sshds:
+            s.stop()
+        raise
+    return lab, sshds, first.key, kh

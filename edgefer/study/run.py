@@ -341,6 +341,10 @@ def run_study(study: Study | str | Path, *, out: str | None = None, use_cache: b
             if exc.errno not in DISK_FULL:
                 raise
             result.fatal = result.fatal or f"disk full while writing the results: {exc.strerror}"
+        if any(tp.is_lab for tp in plan.targets):
+            from edgefer.lab import clients
+
+            clients.close_all()  # every place is released by now; disconnect from the coordinators
     if result.fatal:
         raise EdgeferError(f"study stopped: {result.fatal} (finished cells are kept in {plan.out})")
     return result
