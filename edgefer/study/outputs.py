@@ -28,7 +28,7 @@ def to_dict(run, command: str | None) -> dict:
         cells.append({
             "target": c.cell.target, "model": c.cell.model, "format": c.cell.format, "precision": c.cell.precision,
             "series": c.cell.series, "status": c.status, "error": c.error, "place": c.place,
-            "artifact": {k: v for k, v in (c.artifact or {}).items() if k != "verification"} or None,
+            "artifact": {k: v for k, v in (c.artifact or {}).items() if k not in ("verification", "from_dir")} or None,
             "verification_violations": list(((c.artifact or {}).get("verification") or {}).get("violations", [])),
             "repeats": c.repeats, "figures": cell_figures(plan.out, c.repeats) if c.repeats else None,
         })

@@ -141,8 +141,9 @@ def _artifact_cells(m: ModelPlan, manifest: dict | None, plan: Plan) -> list[tup
             why = [f for f in (manifest or {}).get("failed", []) if f.startswith(f"{fmt} ")]
             out.append((fmt, prec, None, why[0] if why else f"{fmt} {prec}: not produced by convert"))
             continue
+        # benched through the converted directory: the report then carries the manifest's model facts
         rec = {"path": str(m.dir / a["file"]), "file": a["file"], "sha256": a.get("sha256"),
-               "size_bytes": a.get("size_bytes"), "verification": a.get("verification")}
+               "size_bytes": a.get("size_bytes"), "verification": a.get("verification"), "from_dir": str(m.dir)}
         out.append((fmt, prec, rec, None))
     return out
 
@@ -226,7 +227,10 @@ class _Worker:
         ctx.say(f"{c.target}: {ctx.models[c.model]['label']} {c.series} repeat {r + 1}/{b.repeats}")
         try:
             (ctx.plan.out / rel).parent.mkdir(parents=True, exist_ok=True)
-            rep = bench(run.artifact["path"], target=board, runtime=TORCH if c.format == TORCH else None,
+            from_dir = run.artifact.get("from_dir")
+            rep = bench(from_dir or run.artifact["path"], fmt=c.format if from_dir else None,
+                        precision=c.precision if from_dir else None, target=board,
+                        runtime=TORCH if c.format == TORCH else None,
                         runs=b.runs, warmup=b.warmup, min_seconds=b.min_seconds, threads=b.threads, energy=b.energy,
                         label=f"{ctx.models[c.model]['label']} {c.series} on {c.target} (repeat {r})",
                         out=str(ctx.plan.out / rel), on_progress=ctx.on_progress(c))[0]
