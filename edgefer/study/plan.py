@@ -208,9 +208,20 @@ def make_plan(study: Study) -> Plan:
     return plan
 
 
+# Profile fields that do not change a measurement: how to log in, where files go, how long to
+# wait, which coordinator hands out the place (the place and its tags do count).
+_NOT_MEASURED = {"key", "known_hosts", "connect_timeout_s", "strict_host_key_checking", "acquire_timeout_s",
+                 "coordinator", "jump", "resource"}
+
+
 def hash_profile(profile) -> str:
-    """What of a profile changes a measurement (all of it but where a labgrid board is found)."""
+    """What of a profile changes a measurement: the board, its CPU, runtimes, bench defaults,
+    the host/port or place it is reached at; not keys, paths or timeouts."""
     import json
 
     data = profile.model_dump(mode="json")
+    data["connection"] = {k: v for k, v in data["connection"].items() if k not in _NOT_MEASURED}
+    data.pop("workdir", None)
+    data.pop("sources", None)
+    data.pop("description", None)
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]

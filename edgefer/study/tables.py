@@ -35,7 +35,12 @@ def pm(fig: dict | None, plus: str = "±") -> str:
 
 
 def _mega(x: int | None) -> str:
-    return "—" if x is None else f"{x / 1e6:.2f}"
+    """Millions with three significant digits (a 12 k-param model is 0.0120, not 0.01)."""
+    if x is None:
+        return "—"
+    v = x / 1e6
+    d = min(4, max(0, 2 - math.floor(math.log10(v)))) if v > 0 else 0
+    return f"{v:.{d}f}"
 
 
 def rows(result: dict) -> list[dict]:
