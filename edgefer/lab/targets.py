@@ -8,11 +8,27 @@ is (address, username, port) and only counts while the place is held.
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
 from typing import Callable, Iterator
 
+from edgefer.errors import EdgeferError
 from edgefer.lab.client import Lease, clients
 from edgefer.targets.schema import SSHConnection, Target
+
+
+def _unset_variable(value: str | None) -> str | None:
+    m = re.search(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)", value or "")
+    return m.group(1) if m else None
+
+
+def check_connection(target: Target) -> None:
+    """A $VAR the profile names but the environment lacks is a one-line error, not a strange path."""
+    c = target.connection
+    for field in ("coordinator", "key", "known_hosts"):
+        var = _unset_variable(getattr(c, field))
+        if var:
+            raise EdgeferError(f"target {target.name}: connection.{field} uses ${var}, which is not set")
 
 
 def board_target(target: Target, lease: Lease) -> Target:
@@ -30,6 +46,7 @@ def board_target(target: Target, lease: Lease) -> Target:
 def leased_target(target: Target, cancel: threading.Event | None = None,
                   on_wait: Callable[[str], None] | None = None) -> Iterator[tuple[Target, Lease]]:
     """Hold the profile's place for the duration of the block; released on error and Ctrl-C too."""
+    check_connection(target)
     c = target.connection
     client = clients.get(c.coordinator)
     if on_wait is not None:

@@ -357,9 +357,11 @@ def run_study(study: Study | str | Path, *, out: str | None = None, use_cache: b
 def _check_labs(plan: Plan) -> None:
     """Unreachable coordinators and unknown places are found before anything is converted."""
     from edgefer.lab import clients
+    from edgefer.lab.targets import check_connection
 
     for tp in plan.targets:
         if tp.is_lab:
+            check_connection(tp.profile)
             c = tp.profile.connection
             clients.get(c.coordinator).check(place=c.place, tags=c.tags)
 
