@@ -60,6 +60,8 @@ def test_invalid_specs_name_the_field(tmp_path, fields, message):
     ({"models": [{"zoo": "mobilenet_v1", "args": {"hed": 1}}]}, "model mobilenet_v1 takes no argument 'hed' (it accepts: skip, mha)"),
     ({"models": [{"zoo": "mobilenet_v1"}], "targets": ["no-such-board"]}, "unknown target 'no-such-board'"),
     ({"models": [{"artifact": "missing.onnx"}]}, "artifact not found"),
+    ({"models": [{"zoo": "mobilenet_v1"}], "targets": ["local", {"profile": "local", "name": "again"}]},
+     "targets[1] (again) is the same board as targets[0] (local)"),
 ])
 def test_unknown_model_or_target_is_one_line_exit_2(tmp_path, fields, message):
     spec = write_spec(tmp_path / "s.yaml", out=str(tmp_path / "out"), **fields)

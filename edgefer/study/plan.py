@@ -191,9 +191,29 @@ def _int8_activation(targets: list[TargetPlan]) -> tuple[str, str]:
     return "U8", "targets differ (" + ", ".join(f"{t.id}: {t.profile.int8_activation_type()}" for t in targets) + "): U8"
 
 
+def _board_identity(tp: TargetPlan) -> tuple | None:
+    """Which physical board a target is (None: a labgrid tag match, which labgrid's lock keeps apart)."""
+    c = tp.profile.connection
+    if c.type == "local":
+        return ("local", tp.profile.emulated, tp.profile.emulator)
+    if c.type == "ssh":
+        return ("ssh", c.host, c.port)
+    if c.type == "adb":
+        return ("adb", c.serial)
+    return ("labgrid", c.coordinator, c.place) if c.place else None
+
+
 def make_plan(study: Study) -> Plan:
     out = Path(study.out)
     targets = [_target_plan(t) for t in study.targets]
+    seen: dict[tuple, int] = {}
+    for i, tp in enumerate(targets):  # two workers on one board would time each other
+        ident = _board_identity(tp)
+        if ident is not None and ident in seen:
+            raise EdgeferError(f"targets[{i}] ({tp.id}) is the same board as targets[{seen[ident]}] "
+                               f"({targets[seen[ident]].id}): a board runs one benchmark at a time")
+        if ident is not None:
+            seen[ident] = i
     act, why = _int8_activation(targets)
     models = [_model_plan(m, study, out, act) for m in study.models]
     plan = Plan(study, out, models, targets, int8_activation=act if "int8" in study.precisions else None,
