@@ -17,6 +17,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -34,6 +35,22 @@ def _labgrid():
     except ImportError:
         raise EdgeferError("labgrid is not installed", hint="pip install 'edgefer[labgrid]'") from None
     return client, common, pb
+
+
+class _WithoutLabgrid(logging.Handler):
+    """Python's last-resort output (WARNING+ to stderr) for every record but labgrid's own."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if f"{os.sep}labgrid{os.sep}" not in record.pathname and logging.lastResort is not None:
+            logging.lastResort.handle(record)
+
+
+def _quiet_labgrid_logging() -> None:
+    # labgrid reports a refused connection or a closed stream with logging.error on the root
+    # logger; edgefer says it in one EdgeferError line instead. Only when nobody configured logging.
+    root = logging.getLogger()
+    if not root.handlers:
+        root.addHandler(_WithoutLabgrid(logging.WARNING))
 
 
 @dataclass
@@ -63,11 +80,7 @@ class LabClient:
         self._thread.start()
         self._leases: dict[str, Lease] = {}
         self._lock = threading.Lock()
-        # labgrid reports a refused connection with logging.error on the root logger; the
-        # EdgeferError below says it in one line, so keep Python's last-resort handler quiet
-        root = logging.getLogger()
-        if not root.handlers:
-            root.addHandler(logging.NullHandler())
+        _quiet_labgrid_logging()
         try:
             self.session = self._call(self._connect(connect_timeout_s))
         except BaseException:
