@@ -45,7 +45,7 @@ def study(
         latency = r["latency"] if not r["failed"] else f"{r['latency']} [red]failed: {escape(r['error'] or '')}[/]"
         t.add_row(escape(r["target"] + (" (emulated)" if r["emulated"] else "")), escape(r["model"]),
                   escape(r["format"]), r["params"], r["macs"], latency if r["failed"] else escape(latency),
-                  r["throughput"], r["memory"], r["energy"] + (" (estimated)" if r["estimated"] else ""))
+                  r["memory"], r["energy"] + (" (estimated)" if r["estimated"] else ""))
     console.print(t)
     for note in run.result.get("notes", []):
         console.print(note, style="dim", markup=False, highlight=False)

@@ -11,8 +11,9 @@ import csv
 import io
 import math
 
-HEAD = ("Target", "Model", "Format", "Params (M)", "MACs (M)", "Latency (ms)", "Throughput (1/s)",
-        "Peak memory (MB)", "Energy (mJ/inference)")
+# Throughput at batch 1 is 1/latency: it stays in table.csv and results.json, not in the paper table.
+HEAD = ("Target", "Model", "Format", "Params (M)", "MACs (M)", "Latency (ms)", "Peak memory (MB)",
+        "Energy (mJ/inference)")
 CSV_HEAD = ("target", "model", "format", "precision", "params", "macs", "latency_ms", "latency_ci_low_ms",
             "latency_ci_high_ms", "latency_method", "n_repeats", "n_samples", "throughput_sps", "peak_rss_mb",
             "energy_mj", "energy_ci_low_mj", "energy_ci_high_mj", "energy_status", "emulated", "place", "status",
@@ -74,7 +75,7 @@ def to_markdown(result: dict) -> str:
         if r["failed"] and r["latency"] != "—":
             latency += f" (incomplete: {r['error']})"
         energy = r["energy"] + (" (estimated)" if r["estimated"] else "")
-        cells = [target, r["model"], r["format"], r["params"], r["macs"], latency, r["throughput"], r["memory"], energy]
+        cells = [target, r["model"], r["format"], r["params"], r["macs"], latency, r["memory"], energy]
         lines.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
     lines += ["", NOTES_MD, ""]
     if any(r["emulated"] for r in rs):
@@ -142,7 +143,7 @@ def to_latex(result: dict) -> str:
             latency = (latency + mark("failed")) if r["latency"] != "—" else "failed" + mark("failed")
         energy = r["energy"].replace("±", r"$\pm$") + (mark("estimated") if r["estimated"] else "")
         cells = [target, tex_escape(r["model"]), tex_escape(r["format"]), r["params"], r["macs"], latency,
-                 r["throughput"].replace("±", r"$\pm$"), r["memory"], energy]
+                 r["memory"], energy]
         lines.append(" & ".join(c.replace("—", "--") for c in cells) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
     notes = {
