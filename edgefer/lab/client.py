@@ -224,6 +224,10 @@ class LabClient:
     def _held_message(self, place: str | None, tags: dict | None, timeout_s: float) -> str:
         if place is not None:
             p = self.session.places.get(place)
+            me = f"{self.session.gethostname()}/{self.session.getuser()}"
+            if p is not None and p.acquired == me:  # e.g. an earlier `labgrid-client acquire` of yours
+                return (f"labgrid place {place} is held by you ({me}) outside this run: not free within "
+                        f"{timeout_s:g} s (labgrid-client -p {place} release)")
             who = f"held by {p.acquired}" if p is not None and p.acquired else "reserved by another client"
             return f"labgrid place {place} is {who}: not free within {timeout_s:g} s"
         want = ",".join(f"{k}={v}" for k, v in (tags or {}).items())
