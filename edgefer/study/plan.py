@@ -134,13 +134,15 @@ def _model_plan(m: ModelSpec, study: Study, out: Path, act: str | None) -> Model
         raise EdgeferError(f"model {label}: weights file not found: {m.weights}")
     inp = m.input
     d = study.data
+    deployed = tuple(f for f in study.formats if f != TORCH)
     opts = ConvertOptions(
         model=m.zoo, module=m.module, module_args=dict(m.args), weights=Path(m.weights) if m.weights else None,
         input_size=tuple(inp.size) if inp else None, channels=inp.channels if inp else None,
         class_names=inp.class_names if inp else None, color=inp.color if inp else None,
         mean=tuple(inp.mean) if inp and inp.mean else None, std=tuple(inp.std) if inp and inp.std else None,
-        out=out / "artifacts" / mid, formats=tuple(f for f in study.formats if f != TORCH) or ("onnx",),
-        precisions=tuple(study.precisions), calib=d.calib, calib_samples=d.calib_samples, eval=d.eval,
+        # a torch-only study still exports ONNX fp32: its manifest is how the eager runtime rebuilds the model
+        out=out / "artifacts" / mid, formats=deployed or ("onnx",), precisions=tuple(study.precisions) if deployed else ("fp32",),
+        calib=d.calib, calib_samples=d.calib_samples, eval=d.eval,
         eval_samples=d.eval_samples, activation_type=act if "int8" in study.precisions else None,
         verify=study.verify,
     )
