@@ -222,6 +222,10 @@ def bench(
     `<file>.json` each, rewritten after every round of repeats. op_profile=N: after the timed runs
     of the first repeat, N separate profiled runs give the report's op_profile section.
     """
+    from edgefer.lab.targets import bench_on_place, is_labgrid
+
+    if is_labgrid(target):  # hold the labgrid place for these runs, then give it back (edgefer.lab)
+        return bench_on_place(bench, dict(locals(), target=target))
     jobs = resolve_jobs(artifact, fmt, precision, runtime)
     return bench_jobs(jobs, target=target, runtime=runtime, runs=runs, warmup=warmup, min_seconds=min_seconds,
                       batch_size=batch_size, threads=threads, cpus=cpus, cooldown_s=cooldown_s,

@@ -20,7 +20,6 @@ the weights, but int8 calibration uses random inputs unless `calib_data` is give
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import math
 import os
@@ -29,21 +28,18 @@ import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, ContextManager
+from typing import Any, Callable
 
 from edgefer.errors import EdgeferError
+from edgefer.measure import ReportCache, Step, convert_once, one_line
 from edgefer.papers import Paper, load_papers
 from edgefer.runner.files import write_json_atomic, write_text_atomic
 
+TORCH = "torch"  # PyTorch eager on the host (edgefer.torch_runtime), as seed 000 timed its models
 UNTRAINED_NOTE = (
     "Models are untrained (seed-0 random weights; no trained weights can be downloaded): latency, size, "
     "params and FLOPs do not depend on the weights; int8 calibration used {calib}."
 )
-CACHE_VERSION = 1
-
-# A step wraps one unit of work for progress display: step(description) -> context manager.
-Step = Callable[[str], ContextManager]
-
 
 def flops_convention(published: float, macs: int, flops: int) -> str:
     """Which of our counts ("MACs" or "FLOPs" = 2 x MACs) a published "FLOPs" figure is nearer to (log scale)."""
@@ -62,6 +58,14 @@ class Settings:
     energy: str = "auto"
     calib_data: str | None = None
     repeat: int | None = None
+
+    def deployed_formats(self) -> tuple[str, ...]:
+        """The formats convert produces (PyTorch eager, "torch", is timed from the zoo model itself)."""
+        return tuple(f for f in self.formats if f != TORCH)
+
+    def series(self) -> list[tuple[str, str]]:
+        """(format, precision) of each row per model; PyTorch eager is fp32 only."""
+        return [(f, p) for f in self.formats for p in (("fp32",) if f == TORCH else self.precisions)]
 
     def bench_key(self) -> dict:
         """What changes a measurement (the artifact hash is added per row)."""
@@ -154,76 +158,54 @@ class ReproduceResult:
         }
 
 
-# ---------------------------------------------------------------- cache
-
-
-class Cache:
-    """OUT/cache.json: row id -> {key, report}; a hit needs the same key and the report file present."""
-
-    def __init__(self, out: Path, enabled: bool = True):
-        self.path = out / "cache.json"
-        self.out = out
-        self.enabled = enabled
-        self.entries: dict[str, dict] = {}
-        if enabled and self.path.is_file():
-            with contextlib.suppress(OSError, json.JSONDecodeError):
-                data = json.loads(self.path.read_text())
-                if data.get("version") == CACHE_VERSION:
-                    self.entries = data.get("entries", {})
-
-    @staticmethod
-    def key_hash(key: dict) -> str:
-        return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
-
-    def get(self, row_id: str, key: dict) -> dict | None:
-        e = self.entries.get(row_id) if self.enabled else None
-        if not e or e.get("key") != self.key_hash(key):
-            return None
-        path = self.out / e["report"]
-        if not path.is_file():
-            return None
-        try:
-            return json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError):
-            return None
-
-    def put(self, row_id: str, key: dict, report_rel: str) -> None:
-        self.entries[row_id] = {"key": self.key_hash(key), "report": report_rel, "settings": key}
-        write_text_atomic(self.path, json.dumps({"version": CACHE_VERSION, "entries": self.entries}, indent=1))
-
-
 # ---------------------------------------------------------------- measuring
 
-
-def _one_line(exc: BaseException) -> str:
-    if isinstance(exc, EdgeferError):
-        return exc.one_line()
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+Cache = ReportCache  # OUT/cache.json (edgefer.measure), shared with `study`
+_one_line = one_line
 
 
 def _convert_dir(out: Path, model: str, s: Settings, step: Step) -> dict:
     """Convert (or reuse a previous conversion with the same settings); returns the manifest."""
-    from edgefer.convert import ConvertOptions, convert
-    from edgefer.convert.manifest import MANIFEST_NAME, read_manifest
+    from edgefer.convert import ConvertOptions
+
+    def same(m: dict) -> bool:
+        got = m.get("settings", {})
+        calib = m.get("calibration") or {}
+        return (got.get("formats") == list(s.deployed_formats()) and got.get("precisions") == list(s.precisions)
+                and got.get("target") == s.target
+                and got.get("calib") == (None if s.calib_data is None else str(s.calib_data))
+                and (calib.get("source") == "random") == (s.calib_data is None))
 
     d = out / "artifacts" / model
-    if (d / MANIFEST_NAME).is_file():
-        with contextlib.suppress(EdgeferError):  # unreadable: convert again
-            m = read_manifest(d)
-            got = m.get("settings", {})
-            calib = m.get("calibration") or {}
-            same = (got.get("formats") == list(s.formats) and got.get("precisions") == list(s.precisions)
-                    and got.get("target") == s.target
-                    and got.get("calib") == (None if s.calib_data is None else str(s.calib_data))
-                    and (calib.get("source") == "random") == (s.calib_data is None))
-            if same and all((d / a["file"]).is_file() for a in m.get("artifacts", [])):
-                return m
-    d.mkdir(parents=True, exist_ok=True)
-    opts = ConvertOptions(model=model, out=d, formats=s.formats, precisions=s.precisions, target=s.target,
+    opts = ConvertOptions(model=model, out=d, formats=s.deployed_formats(), precisions=s.precisions, target=s.target,
                           calib=s.calib_data)
-    res = convert(opts, step=lambda desc: step(f"{model}: {desc}"), check=False)
-    return res.manifest
+    return convert_once(d, opts, lambda desc: step(f"{model}: {desc}"), reusable=same)
+
+
+def _bench_torch_row(r: Row, model: str, s: Settings, cache: Cache, out: Path, step: Step, on_progress, what: str) -> None:
+    """Time the zoo model in PyTorch eager on the host (no artifact: the key is the torch version)."""
+    import torch
+
+    from edgefer.bench import bench
+
+    row_id = f"{model}_{TORCH}_fp32"
+    key = {**s.bench_key(), "model": model, "runtime": TORCH, "torch": torch.__version__}
+    rel = f"reports/{row_id}.json"
+    rep = cache.get(row_id, key)
+    try:
+        if rep is not None:
+            r.cached = True
+        else:
+            with step(f"{what}: bench PyTorch eager"):
+                rep = bench(model, target=s.target, runtime=TORCH, runs=s.runs, warmup=s.warmup,
+                            min_seconds=s.min_seconds, threads=s.threads, energy=s.energy,
+                            label=f"{model} torch fp32", out=str(out / rel), on_progress=on_progress)[0]
+            if not rep.get("partial"):
+                cache.put(row_id, key, rel)
+        r.report = rel
+        _fill_from_report(r, rep)
+    except Exception as exc:  # reported in the row; the next one goes on
+        r.error = _one_line(exc)
 
 
 def _fill_from_report(row: Row, rep: dict) -> None:
@@ -364,7 +346,7 @@ def reproduce(
     from edgefer.convert.api import FORMATS, PRECISIONS
     from edgefer.profile import profile_zoo_model
 
-    for value, allowed, flag in ((formats, FORMATS, "--formats"), (precisions, PRECISIONS, "--precisions")):
+    for value, allowed, flag in ((formats, (TORCH, *FORMATS), "--formats"), (precisions, PRECISIONS, "--precisions")):
         bad = [v for v in value if v not in allowed]
         if bad or not value:
             raise EdgeferError(f"{flag} {','.join(value)!s} invalid", hint=f"choose from {', '.join(allowed)}")
@@ -392,7 +374,7 @@ def reproduce(
     outp = Path(out)
     outp.mkdir(parents=True, exist_ok=True)
     cache = Cache(outp, enabled=use_cache)
-    series = [(f, p) for f in s.formats for p in s.precisions]
+    series = s.series()
     n_models = sum(len(p.models) for p in papers)
     # units of work: profile + convert per model, one bench per series
     overall = progress.add_task("reproduce", total=n_models * (2 + len(series))) if progress else None
@@ -433,8 +415,10 @@ def reproduce(
                 for r in model_rows:
                     r.params, r.macs, r.flops, r.input_shape = prof.params_total, prof.macs, prof.flops, prof.input_shape
                 advance()
-                with step(f"{pap.short_name}: {pm.zoo}: convert"):
-                    manifest = _convert_dir(outp, pm.zoo, s, step)
+                manifest: dict = {}
+                if s.deployed_formats():
+                    with step(f"{pap.short_name}: {pm.zoo}: convert"):
+                        manifest = _convert_dir(outp, pm.zoo, s, step)
                 advance()
             except Exception as exc:  # one model failing must not stop the others
                 for r in model_rows:
@@ -444,6 +428,10 @@ def reproduce(
             arts = {(a["format"], a["precision"]): a for a in manifest.get("artifacts", [])}
             failed = manifest.get("failed", [])
             for r in model_rows:
+                if r.format == TORCH:
+                    _bench_torch_row(r, pm.zoo, s, cache, outp, step, on_progress, f"{pap.short_name}: {pm.zoo}")
+                    advance()
+                    continue
                 a = arts.get((r.format, r.precision))
                 if a is None:
                     why = [f for f in failed if f.startswith(f"{r.format} ")]

@@ -37,7 +37,8 @@ def _model_source(spec: str):
     }
     if src.get("type") == "module":
         return resolve_model(module=src["module"], module_args=src.get("args") or {}, **kwargs)
-    return resolve_model(model=src.get("name") or (manifest.get("model") or {}).get("name"), **kwargs)
+    return resolve_model(model=src.get("name") or (manifest.get("model") or {}).get("name"),
+                         module_args=src.get("args") or {}, **kwargs)
 
 
 class TorchRuntime(Runtime):

@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-MUST_RUN_IN_CI = {"qemu", "ssh", "tflite", "browser"}
+MUST_RUN_IN_CI = {"qemu", "ssh", "tflite", "browser", "labgrid"}
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -160,3 +160,25 @@ def test_a_conversion_is_reused_only_with_the_same_calibration_data(tmp_path, mo
     assert _convert_dir(tmp_path, "mobilenet_v1", Settings(formats=("onnx",), precisions=("int8",)), step) == {"new": True}
     (d / "manifest.json").write_text("{ truncated")  # a broken manifest is converted again, not an error
     assert _convert_dir(tmp_path, "mobilenet_v1", same, step) == {"new": True}
+
+
+def test_pytorch_eager_rows_beside_the_deployed_formats(run001, tmp_path):
+    # seed 000 timed its models in PyTorch: --formats torch adds eager fp32 rows (host only)
+    out, _, _ = run001  # reuses the ONNX conversions and reports there; torch rows are new
+    papers = tmp_path / "papers.yaml"
+    papers.write_text("schema_version: 1\npapers:\n"
+                      "  - {id: 998_test, short_name: eager, title: t, models: [{zoo: mobilenet_v1, label: M, role: proposed}]}\n")
+    res = reproduce("eager", target="local", formats=("torch", "onnx"), precisions=("fp32", "int8"), out=out, runs=5,
+                    warmup=1, min_seconds=0.0, threads=1, energy="none", papers_path=papers, plot=False)
+    rows = {(r.format, r.precision): r for r in res.papers[0].rows}
+    assert ("torch", "int8") not in rows  # eager is fp32 only
+    torch_row = rows[("torch", "fp32")]
+    assert torch_row.error is None and torch_row.p50_ms > 0 and torch_row.size_bytes is None
+    rep = json.loads((out / torch_row.report).read_text())
+    assert rep["artifact"]["format"] == "torch" and rep["runtime"]["name"] == "torch"
+    assert rep["model"]["params"] == torch_row.params == rows[("onnx", "fp32")].params
+    assert "| mobilenet_v1 | torch fp32 |" in (out / "table.md").read_text()
+    # not on a board: PyTorch eager is a host-side reference
+    qemu = reproduce("eager", target="qemu-aarch64", formats=("torch",), precisions=("fp32",), out=tmp_path / "q",
+                     runs=5, warmup=1, min_seconds=0.0, energy="none", papers_path=papers, plot=False)
+    assert "host-only reference" in qemu.papers[0].rows[0].error

@@ -9,6 +9,8 @@ from typing import Iterator, Optional
 
 import typer
 
+from edgefer.cli.model_args import HELP as MODEL_ARG_HELP
+from edgefer.cli.model_args import parse_model_args
 from edgefer.errors import EdgeferError
 
 
@@ -124,6 +126,7 @@ def convert_cmd(
     model: Optional[str] = typer.Argument(None, help="Zoo model name (see `edgefer models`); omit with --module."),
     module: Optional[str] = typer.Option(None, "--module", help="Your own architecture: pkg.module:factory or path/file.py:factory (a function or nn.Module class)."),
     module_args: Optional[str] = typer.Option(None, "--module-args", help="JSON object of keyword arguments for --module, e.g. '{\"num_classes\": 7}'."),
+    model_arg: Optional[list[str]] = typer.Option(None, "--model-arg", help=MODEL_ARG_HELP, metavar="KEY=VALUE"),
     weights: Optional[Path] = typer.Option(None, "--weights", "-w", help="Checkpoint: a state_dict, or a dict with a state_dict/model key ('module.' prefixes are stripped)."),
     input_size: Optional[tuple[int, int]] = typer.Option(None, "--input-size", help="Input height and width (H W); required with --module, overrides the zoo default."),
     channels: Optional[int] = typer.Option(None, "--channels", help="Input channels (1 = grayscale, 3 = RGB); required with --module."),
@@ -162,7 +165,7 @@ def convert_cmd(
 
     interrupt_on_sigterm()  # SIGTERM takes Ctrl-C's path: the staging directory is removed
     opts = ConvertOptions(
-        model=model, module=module, module_args=_json_args(module_args), weights=weights,
+        model=model, module=module, module_args={**_json_args(module_args), **parse_model_args(model_arg)}, weights=weights,
         input_size=tuple(input_size) if input_size else None, channels=channels,
         class_names=[c.strip() for c in class_names.split(",")] if class_names else None,
         mean=_floats(mean, "--mean"), std=_floats(std, "--std"), out=out,

@@ -16,7 +16,7 @@ def _split(text: str) -> tuple[str, ...]:
 def reproduce(
     paper: str = typer.Argument(..., help="Seed id (000_2f938d631e59cb84, or its prefix 000), short name (mobilenetv3-ca-dka, mobilenet-mha, ctan, dcrnet, resnet50-cbam) or all."),
     target: str = typer.Option("local", "--target", "-t", help="Target profile name (targets/NAME.yaml) or path."),
-    formats: str = typer.Option("onnx,tflite", "--formats", help="Comma-separated: onnx, tflite."),
+    formats: str = typer.Option("onnx,tflite", "--formats", help="Comma-separated: torch (PyTorch eager on the host, fp32), onnx, tflite."),
     precisions: str = typer.Option("fp32,int8", "--precisions", help="Comma-separated: fp32, int8."),
     out: Optional[str] = typer.Option(None, "--out", "-o", help="Output directory (default: reproduce-PAPER). Also the cache: rerunning resumes."),
     runs: Optional[int] = typer.Option(None, "--runs", help="Timed runs per artifact (default: the target profile's)."),

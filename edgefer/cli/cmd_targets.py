@@ -13,8 +13,16 @@ targets_app = typer.Typer(
 
 
 @targets_app.command("list")
-def list_cmd(as_json: bool = typer.Option(False, "--json", help="Print the profiles as JSON.")) -> None:
+def list_cmd(
+    as_json: bool = typer.Option(False, "--json", help="Print the profiles as JSON."),
+    labgrid: str = typer.Option(None, "--labgrid", metavar="ADDRESS",
+                                help="List the places of this labgrid coordinator (HOST[:PORT]) instead: tags, holder, board."),
+) -> None:
     """List the built-in target profiles: name, board, arch, CPU, connection."""
+    if labgrid is not None:
+        from edgefer.cli.lab_places import print_places
+
+        return print_places(labgrid, as_json)
     from rich.console import Console
     from rich.table import Table
 

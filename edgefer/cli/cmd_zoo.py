@@ -7,6 +7,8 @@ from typing import Optional
 
 import typer
 
+from edgefer.cli.model_args import HELP as MODEL_ARG_HELP
+from edgefer.cli.model_args import parse_model_args
 from edgefer.errors import EdgeferError
 
 
@@ -56,6 +58,7 @@ def profile(
     channels: Optional[int] = typer.Option(None, "--channels", help="Input channels (default: the model's)."),
     num_classes: int = typer.Option(7, "--num-classes", help="Number of output classes."),
     as_json: bool = typer.Option(False, "--json", help="Print the profile as JSON."),
+    model_arg: Optional[list[str]] = typer.Option(None, "--model-arg", help=MODEL_ARG_HELP, metavar="KEY=VALUE"),
 ) -> None:
     """Parameters, MACs and FLOPs for one sample at batch 1 (FLOPs = 2 x MACs)."""
     from rich.console import Console
@@ -69,7 +72,8 @@ def profile(
         raise EdgeferError(f"--channels must be between 1 and 64, got {channels}")
     if input_size is not None and not all(8 <= v <= 4096 for v in input_size):
         raise EdgeferError(f"--input-size must be two sizes between 8 and 4096 pixels, got {input_size[0]} {input_size[1]}")
-    prof = profile_zoo_model(model, input_size=input_size, channels=channels, num_classes=num_classes)
+    prof = profile_zoo_model(model, input_size=input_size, channels=channels, num_classes=num_classes,
+                             **parse_model_args(model_arg))
     if as_json:
         typer.echo(json.dumps(prof.to_dict(), indent=2))
         return

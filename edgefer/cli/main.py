@@ -33,6 +33,7 @@ COMMAND_MODULES = (
     "edgefer.cli.cmd_deploy",  # deploy
     "edgefer.cli.cmd_reproduce",  # reproduce
     "edgefer.cli.cmd_pipeline",  # pipeline (face detection -> crop -> classify)
+    "edgefer.cli.cmd_study",  # study
 )
 
 

@@ -193,11 +193,19 @@ def resolve_model(
             base.resize,
         )
         default_names = list(entry.class_names)
-        # the zoo entry fixes the classifier width: names that disagree with it are a mistake, not a
-        # request for another head (that would silently build a different, untrained model)
-        net = create_model(model, num_classes=len(default_names), in_chans=c)
+        # module_args are the zoo model's keyword arguments here (e.g. head="imagenet"). The zoo entry
+        # (or an explicit num_classes argument) fixes the classifier width: class names that disagree
+        # with it are a mistake, not a request for another head (that would silently build a
+        # different, untrained model)
+        zoo_kwargs = dict(module_args or {})
+        n = zoo_kwargs.pop("num_classes", len(default_names))
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 100_000:
+            raise EdgeferError(f"num_classes must be an integer between 1 and 100000, got {n!r}")
+        if n != len(default_names):
+            default_names = None  # another width: names come from --class-names or class_0..
+        net = create_model(model, num_classes=n, in_chans=c, **zoo_kwargs)
         name = model
-        source = {"type": "zoo", "name": model, "paper": entry.paper}
+        source = {"type": "zoo", "name": model, "paper": entry.paper, **({"args": module_args} if module_args else {})}
     net.eval()
     wrec = load_weights(net, Path(weights)) if weights else None
     # the classifier width decides how many classes there are; names must match it

@@ -52,6 +52,9 @@ class Deployment:
 
 def open_transport(target: Target) -> Transport:
     kind = target.connection.type
+    if kind == "labgrid":  # a place must be held first: edgefer.lab.leased_target gives its SSH target
+        raise EdgeferError(f"target {target.name} is a labgrid place: run it with `edgefer study` or `edgefer bench`, "
+                           "which acquire and release the place")
     if kind == "ssh":
         from edgefer.deploy.ssh import SSHTransport as cls
     elif kind == "adb":

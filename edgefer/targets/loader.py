@@ -43,7 +43,7 @@ def resolve_target_path(name_or_path: str | os.PathLike) -> Path:
 def _format_validation(path: Path, exc: ValidationError) -> str:
     parts = []
     for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"] if not (isinstance(p, str) and p in {"local", "ssh", "adb"})) or "(top level)"
+        loc = ".".join(str(p) for p in err["loc"] if not (isinstance(p, str) and p in {"local", "ssh", "adb", "labgrid"})) or "(top level)"
         parts.append(f"{loc}: {err['msg']}")
     return f"invalid target profile {path}: " + "; ".join(parts)
 
@@ -73,11 +73,12 @@ def parse_target(data: object, path: Path) -> Target:
     except ValidationError as exc:
         raise EdgeferError(_format_validation(path, exc)) from None
     conn = target.connection
-    if conn.type == "ssh":
+    if conn.type in ("ssh", "labgrid"):
         base = path.resolve().parent
-        target.connection = conn.model_copy(
-            update={"key": _host_path(conn.key, base), "known_hosts": _host_path(conn.known_hosts, base)}
-        )
+        update = {"key": _host_path(conn.key, base), "known_hosts": _host_path(conn.known_hosts, base)}
+        if conn.type == "labgrid":
+            update["coordinator"] = os.path.expandvars(conn.coordinator)
+        target.connection = conn.model_copy(update=update)
     target._path = str(path)
     return target
 

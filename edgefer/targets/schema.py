@@ -145,7 +145,40 @@ class ADBConnection(_Strict):
     serial: str | None = Field(default=None, description="adb -s SERIAL; None = the only device attached.")
 
 
-Connection = Annotated[Union[LocalConnection, SSHConnection, ADBConnection], Field(discriminator="type")]
+class LabgridConnection(_Strict):
+    """A board in a labgrid lab: the place (or any free place with `tags`) is reserved and acquired
+    for the run; its NetworkService resource gives address, username and port, and the SSH
+    settings here say how to log in (edgefer.lab)."""
+
+    type: Literal["labgrid"]
+    coordinator: str = Field(min_length=1, description="labgrid-coordinator HOST[:PORT] (port 20408 by default); $VARS expanded.")
+    place: str | None = Field(default=None, min_length=1, description="Place name.")
+    tags: dict[str, str] | None = Field(default=None, description="Any free place whose tags include these, e.g. {board: rpi4}.")
+    acquire_timeout_s: float = Field(default=300.0, ge=0, description="How long to wait for a place someone else holds.")
+    resource: str | None = Field(default=None, description="Name of the NetworkService when the place has several.")
+    user: str | None = Field(default=None, description="SSH user; default: the NetworkService's username.")
+    key: str | None = Field(default=None, description="Private key file on the host (~ and $VARS expanded).")
+    known_hosts: str | None = Field(default=None, description="known_hosts file pinning the boards' host keys.")
+    jump: str | None = Field(default=None, description="Jump host for ssh -J (default: labgrid's proxy if the resource needs one).")
+    strict_host_key_checking: bool = True
+    connect_timeout_s: int = Field(default=10, ge=1)
+
+    @field_validator("user", "jump")
+    @classmethod
+    def _no_option_injection(cls, v: str | None) -> str | None:
+        if v is not None and (v.startswith("-") or any(ch.isspace() for ch in v)):
+            raise ValueError(f"{v!r} must not start with '-' or contain whitespace")
+        return v
+
+    @model_validator(mode="after")
+    def _place_or_tags(self) -> LabgridConnection:
+        if (self.place is None) == (not self.tags):
+            raise ValueError("give exactly one of place or tags")
+        return self
+
+
+Connection = Annotated[Union[LocalConnection, SSHConnection, ADBConnection, LabgridConnection],
+                       Field(discriminator="type")]
 
 
 class ProviderEntry(_Strict):

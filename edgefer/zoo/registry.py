@@ -129,21 +129,75 @@ def get_entry(name: str) -> ModelEntry:
     return _REGISTRY[name]
 
 
-def create_model(name: str, num_classes: int = 7, in_chans: int | None = None, seed: int | None = 0, **kw):
-    """Build zoo model `name` in eval mode. Same seed -> same weights."""
+# Arguments every factory takes itself; they have their own options (--num-classes, --channels).
+_FIXED_ARGS = ("num_classes", "in_chans")
+
+
+def accepted_kwargs(name: str) -> list[str]:
+    """Keyword arguments zoo model `name` accepts beyond num_classes/in_chans: the factory's own
+    plus those of the module class it forwards `**kw` to (read from the class on the meta device,
+    so nothing is allocated)."""
+    import inspect
+
     import torch
 
     entry = get_entry(name)
+    names: list[str] = []
+
+    def add(fn) -> bool:
+        forwards = False
+        for p in inspect.signature(fn).parameters.values():
+            if p.kind is p.VAR_KEYWORD:
+                forwards = True
+            elif p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name not in (*_FIXED_ARGS, "self"):
+                if p.name not in names:
+                    names.append(p.name)
+        return forwards
+
+    if add(entry.factory):
+        with torch.device("meta"):
+            add(type(entry.factory()).__init__)
+    return names
+
+
+def check_kwargs(name: str, kw: dict) -> None:
+    """One-line error for a keyword argument the model does not take, listing the ones it does."""
+    fixed = [k for k in kw if k in _FIXED_ARGS]
+    if fixed:
+        raise EdgeferError(f"model {name}: {fixed[0]} is set with --num-classes/--channels, not as a model argument")
+    accepted = accepted_kwargs(name)
+    unknown = [k for k in kw if k not in accepted]
+    if unknown:
+        raise EdgeferError(f"model {name} takes no argument {unknown[0]!r}",
+                           hint=f"it accepts: {', '.join(accepted) or 'none'}")
+
+
+def create_model(name: str, num_classes: int = 7, in_chans: int | None = None, seed: int | None = 0, **kw):
+    """Build zoo model `name` in eval mode. Same seed -> same weights.
+
+    `kw` are the model's own keyword arguments (`accepted_kwargs(name)`): an unknown one, or a
+    value the model rejects, is a one-line EdgeferError."""
+    import torch
+
+    entry = get_entry(name)
+    if kw:
+        check_kwargs(name, kw)
     if in_chans is None:
         in_chans = entry.in_chans
     if num_classes < 1:
         raise EdgeferError(f"--num-classes must be >= 1, got {num_classes}")
     if in_chans < 1:
         raise EdgeferError(f"--channels must be >= 1, got {in_chans}")
-    if seed is None:
-        model = entry.factory(num_classes=num_classes, in_chans=in_chans, **kw)
-    else:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
+    try:
+        if seed is None:
             model = entry.factory(num_classes=num_classes, in_chans=in_chans, **kw)
+        else:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                model = entry.factory(num_classes=num_classes, in_chans=in_chans, **kw)
+    except (TypeError, ValueError, KeyError) as exc:
+        if not kw:
+            raise
+        args = ", ".join(f"{k}={v!r}" for k, v in kw.items())
+        raise EdgeferError(f"model {name} rejects {args}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from None
     return model.eval()
