@@ -252,11 +252,14 @@ def bench_jobs(
     op_profile: int = 0,
     accel: Any = None,
     precision_asked: str | None = None,
+    failures: dict[int, str] | None = None,
     **options: Any,
 ) -> list[dict[str, Any]]:
     """Benchmark several jobs on one target with interleaved repeats (used by bench, reproduce, studies).
 
-    accel: an edgefer.accel_select.AccelRequest (command-line overrides of the profile's accelerators)."""
+    accel: an edgefer.accel_select.AccelRequest (command-line overrides of the profile's accelerators).
+    failures: pass a dict to keep going when one job fails (deploy, load, runtime error): its index
+    maps to the one-line error, the other jobs go on; without it the first error is raised."""
     from edgefer.accel_select import AccelRequest, job_accel
     from edgefer.bench_hosts import open_host
     from edgefer.targets import load_target
@@ -278,36 +281,76 @@ def bench_jobs(
     job_accels = [job_accel(tgt, accel or AccelRequest(), j.path,
                             precision_asked if runtime == "torch" else j.precision, runtime) for j in jobs]
     settings = [_settings_for(job, tgt, runtime, opts, ja) for job, ja in zip(jobs, job_accels)]
-    labels = labels or [None] * len(jobs)
     if out_hint is not None:
         check_out(out_hint, len(jobs))
     for o in outs or []:
         check_out(o, 1)
-    host = open_host(tgt, install_deps)
-    host.prepare([job.path for job in jobs])
-    repeats: list[list[dict]] = [[] for _ in jobs]
-    progress = [on_progress(job) if on_progress is not None else None for job in jobs]
-    merged: list[dict | None] = [None] * len(jobs)
-    stopped = False
-    with host.hold(timeout, on_wait) as exclusive:
-        try:
-            for i in range(k):
-                for j, job in enumerate(jobs):
-                    # the op profile (separate profiled runs) is made once, after the first repeat's timing
-                    extra = ["--op-profile", str(op_profile)] if op_profile and i == 0 else []
-                    rep = host.run_repeat(job.path, settings[j], i, _event_adapter(progress[j], i, k), extra)
-                    repeats[j].append(rep)
-                    if rep.get("partial"):
-                        stopped = True
+    run = _Interleaved(open_host(tgt, install_deps), jobs, settings, k, tgt, labels or [None] * len(jobs), outs,
+                       op_profile, failures)
+    run.prepare()
+    return run.measure(timeout, on_wait, on_progress)
+
+
+class _Interleaved:
+    """The repeats of several jobs on one board, interleaved A B C A B C ..., under the board lock."""
+
+    def __init__(self, host: Any, jobs: list[Job], settings: list[BenchSettings], k: int, tgt: Any,
+                 labels: list[str | None], outs: list[str] | None, op_profile: int,
+                 failures: dict[int, str] | None) -> None:
+        self.host, self.jobs, self.settings, self.k, self.tgt = host, jobs, settings, k, tgt
+        self.labels, self.outs, self.op_profile, self.failures = labels, outs, op_profile, failures
+        self.repeats: list[list[dict]] = [[] for _ in jobs]
+        self.merged: list[dict | None] = [None] * len(jobs)
+
+    def _fail(self, j: int, exc: EdgeferError) -> None:
+        if self.failures is None:
+            raise exc
+        self.failures[j] = exc.one_line()
+
+    def prepare(self) -> None:
+        if self.failures is None:
+            self.host.prepare([job.path for job in self.jobs])
+            return
+        for j, job in enumerate(self.jobs):  # one job's deploy failing must not stop the others
+            try:
+                self.host.prepare([job.path])
+            except EdgeferError as exc:
+                self._fail(j, exc)
+
+    def measure(self, timeout: float, on_wait: Any, on_progress: Any) -> list[dict[str, Any]]:
+        live = [j for j in range(len(self.jobs)) if j not in (self.failures or {})]
+        if not live:
+            return []
+        progress = [on_progress(job) if on_progress is not None else None for job in self.jobs]
+        stopped = False
+        with self.host.hold(timeout, on_wait) as exclusive:
+            try:
+                for i in range(self.k):
+                    for j in list(live):
+                        # the op profile (separate profiled runs) is made once, after the first repeat's timing
+                        extra = ["--op-profile", str(self.op_profile)] if self.op_profile and i == 0 else []
+                        try:
+                            rep = self.host.run_repeat(self.jobs[j].path, self.settings[j], i,
+                                                       _event_adapter(progress[j], i, self.k), extra)
+                        except EdgeferError as exc:
+                            self._fail(j, exc)
+                            live.remove(j)
+                            continue
+                        self.repeats[j].append(rep)
+                        if rep.get("partial"):
+                            stopped = True
+                            break
+                    if stopped or not live:
                         break
-                if stopped:
-                    break
-                _finish_all(jobs, repeats, merged, tgt, labels, exclusive, outs)  # a later failure keeps these
-        except KeyboardInterrupt:
-            stopped = True  # between two repeats: what was measured is kept and marked partial
-        if stopped:
-            _finish_all(jobs, repeats, merged, tgt, labels, exclusive, outs, planned=k)
-    return [m for m in merged if m is not None]
+                    self.finish(exclusive)  # a later failure keeps these
+            except KeyboardInterrupt:
+                stopped = True  # between two repeats: what was measured is kept and marked partial
+            if stopped:
+                self.finish(exclusive, planned=self.k)
+        return [m for m in self.merged if m is not None]
+
+    def finish(self, exclusive: dict, planned: int | None = None) -> None:
+        _finish_all(self.jobs, self.repeats, self.merged, self.tgt, self.labels, exclusive, self.outs, planned)
 
 
 def _finish_all(jobs: list[Job], repeats: list[list[dict]], merged: list[dict | None], tgt: Any,

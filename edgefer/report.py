@@ -143,6 +143,7 @@ class Repeat(_M):
     index: int
     pid: int | None = None
     started_utc: str | None = None
+    started_unix_ns: int | None = None
     partial: bool = False
     partial_reason: str | None = None
     load_ms: float | None = None

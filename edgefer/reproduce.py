@@ -342,7 +342,7 @@ def reproduce(
 
     `progress`: a rich.progress.Progress (or None) that gets one overall task across the run.
     """
-    from edgefer.bench import ENERGY_MODES, bench
+    from edgefer.bench import ENERGY_MODES
     from edgefer.convert.api import FORMATS, PRECISIONS
     from edgefer.profile import profile_zoo_model
 
@@ -404,6 +404,7 @@ def reproduce(
     for pap in papers:
         profiles: dict[str, dict] = {}
         rows: list[Row] = []
+        pending: list[_Pending] = []
         for pm in pap.models:
             model_rows = [Row(pap.short_name, pm.zoo, pm.label, pm.role, f, p) for f, p in series]
             rows += model_rows
@@ -444,23 +445,15 @@ def reproduce(
                 key = {**s.bench_key(), "model": pm.zoo, "sha256": r.sha256}
                 rel = f"reports/{row_id}.json"
                 rep = cache.get(row_id, key)
-                try:
-                    if rep is not None:
-                        r.cached = True
-                    else:
-                        with step(f"{pap.short_name}: {pm.zoo}: bench {r.format} {r.precision}"):
-                            rep = bench(str(outp / "artifacts" / pm.zoo / a["file"]), target=target, runs=runs,
-                                        warmup=warmup, min_seconds=min_seconds, threads=threads, energy=energy,
-                                        repeat=repeat,
-                                        label=f"{pm.zoo} {r.format} {r.precision}", out=str(outp / rel),
-                                        on_progress=on_progress)[0]
-                        if not rep.get("partial"):
-                            cache.put(row_id, key, rel)
-                    r.report = rel
+                if rep is not None:
+                    r.cached, r.report = True, rel
                     _fill_from_report(r, rep)
-                except Exception as exc:  # reported in the row; the next one goes on
-                    r.error = _one_line(exc)
-                advance()
+                    advance()
+                else:  # measured below, with the paper's other artifacts, repeats interleaved
+                    pending.append(_Pending(r, str(outp / "artifacts" / pm.zoo / a["file"]), rel, row_id, key))
+        with step(f"{pap.short_name}: bench {len(pending)} artifacts, repeats interleaved"):
+            _bench_pending(pending, s, cache, outp, on_progress)
+        advance(len(pending))
         conv = _paper_convention(pap, profiles)
         for r in rows:
             _published(r, pap.model(r.model), conv)
@@ -482,6 +475,45 @@ def reproduce(
     )
     _write_outputs(res, outp, plot)
     return res
+
+
+@dataclass
+class _Pending:
+    row: Row
+    path: str
+    rel: str
+    row_id: str
+    key: dict
+
+
+def _bench_pending(pending: list[_Pending], s: Settings, cache: Any, outp: Path, on_progress: Any) -> None:
+    """One bench_jobs call for a paper's artifacts, so their repeats interleave (A B C A B C ...) and
+    slow drift hits all alike; a failing artifact keeps its error in its row, the others go on."""
+    from edgefer.bench import _file_job, bench_jobs
+
+    if not pending:
+        return
+    failures: dict[int, str] = {}
+    try:
+        jobs = [_file_job(p.path, p.row.precision) for p in pending]
+        reports = bench_jobs(jobs, target=s.target, runs=s.runs, warmup=s.warmup, min_seconds=s.min_seconds,
+                             threads=s.threads, energy=s.energy, repeat=s.repeat,
+                             labels=[f"{p.row.model} {p.row.format} {p.row.precision}" for p in pending],
+                             outs=[str(outp / p.rel) for p in pending], on_progress=on_progress, failures=failures)
+    except Exception as exc:  # the whole batch could not run (board unreachable, busy past the timeout)
+        for p in pending:
+            p.row.error = _one_line(exc)
+        return
+    by_path = {os.path.abspath(r["artifact"]["path"]): r for r in reports}
+    for j, p in enumerate(pending):
+        rep = by_path.get(os.path.abspath(p.path))
+        if rep is None:
+            p.row.error = failures.get(j, "not measured (the run was interrupted before it)")
+            continue
+        if not rep.get("partial"):
+            cache.put(p.row_id, p.key, p.rel)
+        p.row.report = p.rel
+        _fill_from_report(p.row, rep)
 
 
 # ---------------------------------------------------------------- outputs

@@ -80,6 +80,9 @@ def test_converted_dir_one_report_per_artifact(converted, tmp_path):
     reports = bench(str(converted), out=str(tmp_path / "reports"), energy="none", **FAST)
     assert [r["artifact"]["file"] for r in reports] == ["model_fp32.onnx", "model_int8.onnx"]
     assert sorted(os.listdir(tmp_path / "reports")) == ["model_fp32.onnx.json", "model_int8.onnx.json"]
+    # repeats interleaved: fp32 #1, int8 #1, fp32 #2, int8 #2 (slow drift hits both alike)
+    starts = [(x["started_unix_ns"], r["artifact"]["file"]) for r in reports for x in r["repeats"]]
+    assert [f for _, f in sorted(starts)] == ["model_fp32.onnx", "model_int8.onnx"] * 2
     int8 = reports[1]
     assert int8["artifact"]["precision"] == "int8" and int8["accuracy"] == {"accuracy": 0.5}
     assert int8["model"] == {"name": "tiny", "params": 71, "macs": 2560, "flops": 5120}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 import statistics as pystats
 from datetime import datetime, timezone
 from typing import Any
@@ -27,6 +28,7 @@ SCHEMA_VERSION = "2"
 def new_repeat(index: int) -> dict[str, Any]:
     return {
         "index": index, "pid": os.getpid(), "started_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "started_unix_ns": time.time_ns(),  # orders repeats of several artifacts (interleaving)
         "partial": False, "partial_reason": None, "load_ms": None, "first_inference_ms": None, "samples_ns": [],
         "rss_before_load_mb": None, "peak_rss_mb": None, "model_rss_mb": None, "threads": None,
         "cpu_utilization_pct": None, "temperatures_before": {}, "temperatures_after": {}, "throttling": None,
