@@ -128,17 +128,21 @@ def bench(
     label: str | None = None,
     out: str | None = None,
     on_progress: Callable[[Job], ProgressFn | None] | None = None,
+    count_instructions: bool | None = None,
 ) -> list[dict[str, Any]]:
     """Benchmark one artifact (or each one in a converted directory); one validated report each.
 
     Unset settings come from the target profile's `bench:` defaults. With `out`, a single report
     is written to that file; several reports go into `out` as a directory, one `<file>.json` each.
+    `count_instructions` (None: the profile's default) adds guest instruction counts on an emulated target.
     """
     from edgefer.report import validate_report
     from edgefer.runner.files import write_json_atomic
     from edgefer.targets import load_target
 
-    tgt = load_target(target)
+    from edgefer.instructions import counting_target
+
+    tgt, counting = counting_target(load_target(target), count_instructions)
     d = tgt.bench
     jobs = resolve_jobs(artifact, fmt, precision, runtime)
     energy_arg, nominal = _energy_setting(energy, tgt, nominal_power_w)
@@ -166,7 +170,8 @@ def bench(
                 raise EdgeferError("--runtime torch is a host-only reference; it cannot run on a remote target")
             from edgefer.deploy import bench_remote
 
-            report = bench_remote(job.path, tgt, _runner_args(settings), _event_adapter(progress))
+            extra = ["--count-instructions"] if counting else []
+            report = bench_remote(job.path, tgt, _runner_args(settings) + extra, _event_adapter(progress))
         else:
             report = _bench_local(job, settings, runtime, progress)
         _enrich(report, job, tgt, label)

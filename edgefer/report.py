@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from edgefer.errors import EdgeferError
+from edgefer.instructions import InstructionCounts
 
 
 class _M(BaseModel):
@@ -155,6 +156,7 @@ class Report(_M):
     energy: Energy | None = None
     accuracy: dict[str, Any] | None = None
     label: str | None = None
+    instructions: InstructionCounts | None = None  # emulated targets, --count-instructions (edgefer.instructions)
 
 
 def validate_report(data: dict[str, Any], source: str = "report") -> Report:

@@ -66,6 +66,9 @@ def bench_cmd(
     out: Optional[str] = typer.Option(None, "--out", "-o", help="Write the report here (atomically); with several "
                                                                 "artifacts, a directory of <file>.json."),
     as_json: bool = typer.Option(False, "--json", help="Print the report(s) as JSON instead of a table."),
+    count_instructions: Optional[bool] = typer.Option(
+        None, "--count-instructions/--no-count-instructions",
+        help="Emulated targets: also count guest instructions per inference (default: the profile's instruction_counts.default)."),
 ) -> None:
     """Benchmark a model: latency distribution, throughput, memory, CPU and energy, in a versioned JSON report.
 
@@ -87,12 +90,17 @@ def bench_cmd(
             min_seconds=min_seconds, batch_size=batch_size, threads=threads, cpus=parse_cpus(cpus),
             cooldown_s=cooldown, input_shape=parse_shape(input_shape), energy=energy,
             nominal_power_w=nominal_power_w, idle_s=idle_seconds, label=label, out=out, on_progress=on_progress,
+            count_instructions=count_instructions,
         )
     if as_json:
         typer.echo(json.dumps(reports[0] if len(reports) == 1 else reports, indent=1))
     else:
+        from edgefer.instructions import summary_line
+
         for r in reports:
             render(validate_report(r), Console())
+            if summary_line(r.get("instructions")):
+                Console().print(summary_line(r.get("instructions")), markup=False, highlight=False)
         if out:
             console.print(f"report{'s' if len(reports) > 1 else ''} written to {out}")
     if any(r["partial"] for r in reports):

@@ -58,6 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--idle-seconds", type=float, default=2.0)
     b.add_argument("--target-json", help="target summary to embed in the report")
     b.add_argument("--progress", choices=["jsonl", "none"], default="none")
+    b.add_argument("--count-instructions", action="store_true", help="guest instruction counts (emulated board's icount wrapper)")
     i = sub.add_parser("infer", help="run a float32 NCHW .npy batch through the artifact, save float32 logits")
     i.add_argument("artifact")
     i.add_argument("--inputs", required=True)
@@ -84,7 +85,7 @@ def _bench(a: argparse.Namespace) -> int:
         providers=a.providers.split(",") if a.providers else None, xnnpack=a.xnnpack,
         input_shape=parse_shape(a.input_shape), energy=a.energy, nominal_power_w=a.nominal_power_w,
         energy_rate_hz=a.energy_rate_hz, idle_s=a.idle_seconds, precision=a.precision, target=target,
-        on_progress=_jsonl_progress if a.progress == "jsonl" else None,
+        on_progress=_jsonl_progress if a.progress == "jsonl" else None, count_instructions=a.count_instructions,
     )
     write_json_atomic(a.out, report)
     return 1 if report["partial"] else 0

@@ -95,6 +95,7 @@ def run_bench(
     precision: str | None = None,
     target: dict[str, Any] | None = None,
     on_progress: ProgressFn | None = None,
+    count_instructions: bool = False,
 ) -> dict[str, Any]:
     """Benchmark one artifact. User errors raise EdgeferError before any timing starts."""
     if runs < 1 or warmup < 0 or batch_size < 1 or min_seconds < 0:
@@ -117,6 +118,11 @@ def run_bench(
         "energy": None, "accuracy": None, "label": None,
     }
     recorder, energy_report = _open_energy(energy, nominal_power_w, energy_rate_hz)
+    counter = None
+    if count_instructions:  # guest instruction counts under the emulator's plugin (issue 14)
+        from edgefer.runner.icount import InstructionCounter
+
+        counter = InstructionCounter.open()
 
     old_affinity = None
     if cpus:
@@ -149,8 +155,12 @@ def run_bench(
         report["environment"]["temperatures_before"] = envinfo.temperatures()
         if recorder is not None:
             recorder.start()
+        call = lambda: run(feeds)  # noqa: E731
+        if counter is not None:
+            counter.calibrate()
+            call = counter.wrap(call)
         try:
-            run_load(lambda: run(feeds), runs, warmup, min_seconds, on_progress, result, before_timed=cpu.start)
+            run_load(call, runs, warmup, min_seconds, on_progress, result, before_timed=cpu.start)
         except (KeyboardInterrupt, SystemExit) as exc:
             report["partial"], report["partial_reason"] = True, f"interrupted ({type(exc).__name__})"
         except EdgeferError:
@@ -167,6 +177,8 @@ def run_bench(
                 energy_report = estimated(float(nominal_power_w or 0), (result.window_end_ns - result.window_start_ns) * 1e-9, n_inf)
             if result.window_start_ns is not None:
                 report["resources"]["cpu_utilization_pct"] = cpu.stop()
+            if counter is not None:
+                report["instructions"] = counter.finish(1 + warmup, len(result.samples_ns), batch_size)
     finally:
         if old_affinity is not None:
             os.sched_setaffinity(0, old_affinity)
