@@ -106,7 +106,7 @@ static void write_counts(int at_exit)
     if (!f) {
         char msg[4400];
         snprintf(msg, sizeof msg, PLUGIN_NAME ": cannot write %s: %s\n", tmp, strerror(errno));
-        qemu_plugin_outs(msg);
+        fputs(msg, stderr);
         return;
     }
     fprintf(f, "{\"plugin\": \"%s\", \"plugin_revision\": %d, \"plugin_api\": %d, \"qemu_api_min\": %d, "
@@ -176,7 +176,7 @@ EDGEFER_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_in
     if (info->system_emulation || strcmp(info->target_name, "aarch64") != 0) {
         snprintf(msg, sizeof msg, PLUGIN_NAME ": only for qemu-aarch64 user mode (got %s%s)\n",
                  info->target_name, info->system_emulation ? ", system emulation" : "");
-        qemu_plugin_outs(msg);
+        fputs(msg, stderr);  /* qemu_plugin_outs() only reaches QEMU's log (-d plugin) */
         return -1;
     }
     api_min = info->version.min;
@@ -191,7 +191,7 @@ EDGEFER_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_in
             write_at_exit = strcmp(a, "atexit=on") == 0;
         } else {
             snprintf(msg, sizeof msg, PLUGIN_NAME ": unknown argument '%.100s' (out=PATH, mode=tb|insn, atexit=on|off)\n", a);
-            qemu_plugin_outs(msg);
+            fputs(msg, stderr);
             return -1;
         }
     }
