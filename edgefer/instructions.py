@@ -32,6 +32,7 @@ class InstructionCounts(BaseModel):
     qemu_api: list[int | None] | None = None  # [min, cur] plugin API versions QEMU accepts
     cpu_view: str | None = None  # QEMU_CPU: cortex-a72 | cortex-a76
     hash_seed: str | None = None
+    aslr: str | None = None  # "off": host address randomisation disabled for the emulator
     guest_threads: int | None = None
     n_inferences: int
     batch_size: int = 1

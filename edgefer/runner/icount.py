@@ -24,6 +24,7 @@ from edgefer.errors import EdgeferError
 OUT_ENV = "EDGEFER_ICOUNT_OUT"  # set by the counting wrapper: the plugin's output file ("%p" = pid)
 QEMU_ENV = "EDGEFER_ICOUNT_QEMU"  # the wrapper's `qemu-aarch64 --version` line
 MODE_ENV = "EDGEFER_ICOUNT_MODE"
+ASLR_ENV = "EDGEFER_ICOUNT_ASLR"  # "off" when the wrapper runs qemu with address randomisation off
 MARKER_OFFSET = 0x45444745464552  # "EDGEFER"; must match cross/icount-plugin/icount.c
 MARKER_WHENCE = 0x49430000
 BEGIN, END, WRITE = 1, 2, 3
@@ -128,6 +129,7 @@ class InstructionCounter:
             "qemu_api": [self.info.get("qemu_api_min"), self.info.get("qemu_api_cur")],
             "cpu_view": os.environ.get("QEMU_CPU") or None,
             "hash_seed": os.environ.get("PYTHONHASHSEED"),
+            "aslr": os.environ.get(ASLR_ENV) or None,
             "guest_threads": self.info.get("vcpus"),
             "n_inferences": n_inf,
             "batch_size": batch_size,
