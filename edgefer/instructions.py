@@ -83,3 +83,12 @@ def summary_line(section: dict[str, Any] | None) -> str | None:
     return (f"instructions: {per:,.0f} per inference{spread} over {section.get('n_inferences')} inferences "
             f"({section.get('cpu_view') or 'emulated'} view, {section.get('mode')} mode; a proxy for work, not time)"
             if per is not None else "instructions: no timed inference was counted")
+
+
+def add_reproduce_column(head: list[str], rows: list[list[str]], per_inference: list[float | None]) -> None:
+    """`reproduce`'s table: a column of instruction counts beside the emulated timings, if any row has one."""
+    if all(v is None for v in per_inference):
+        return
+    head.append("M insn/inf (emulated)")
+    for cells, v in zip(rows, per_inference):
+        cells.append("—" if v is None else f"{v / 1e6:.2f}")

@@ -96,6 +96,7 @@ class Row:
     verification: list[str] = field(default_factory=list)  # conversion gate violations
     error: str | None = None
     published: dict[str, list[dict]] = field(default_factory=dict)  # metric -> figures with ratios
+    instructions: float | None = None  # guest instructions per inference (emulated board, edgefer.instructions)
 
 
 @dataclass
@@ -240,6 +241,7 @@ def _fill_from_report(row: Row, rep: dict) -> None:
     if e.get("status") in ("measured", "estimated"):
         row.energy_j = e.get("energy_per_inference_j")
     row.emulated = (rep.get("environment") or {}).get("emulated")
+    row.instructions = (rep.get("instructions") or {}).get("per_inference")
     if rep.get("partial"):
         row.error = f"partial report: {rep.get('partial_reason') or 'interrupted'}"
 
@@ -350,6 +352,7 @@ def reproduce(
     plot: bool = True,
     progress: Any = None,
     command: str | None = None,
+    count_instructions: bool | None = None,
 ) -> ReproduceResult:
     """Measure every model of `paper` (seed id, short name or "all"); write results.json, table.md, chart.png.
 
@@ -443,7 +446,8 @@ def reproduce(
                 r.size_bytes, r.sha256 = a.get("size_bytes"), a.get("sha256")
                 r.verification = list((a.get("verification") or {}).get("violations", []))
                 row_id = f"{pm.zoo}_{r.format}_{r.precision}"
-                key = {**s.bench_key(), "model": pm.zoo, "sha256": r.sha256}
+                key = {**s.bench_key(), "model": pm.zoo, "sha256": r.sha256,
+                       **({"count_instructions": count_instructions} if count_instructions is not None else {})}
                 rel = f"reports/{row_id}.json"
                 rep = cache.get(row_id, key)
                 try:
@@ -454,7 +458,7 @@ def reproduce(
                             rep = bench(str(outp / "artifacts" / pm.zoo / a["file"]), target=target, runs=runs,
                                         warmup=warmup, min_seconds=min_seconds, threads=threads, energy=energy,
                                         label=f"{pm.zoo} {r.format} {r.precision}", out=str(outp / rel),
-                                        on_progress=on_progress)[0]
+                                        on_progress=on_progress, count_instructions=count_instructions)[0]
                         if not rep.get("partial"):
                             cache.put(row_id, key, rel)
                     r.report = rel
@@ -556,6 +560,9 @@ def paper_table(p: PaperResult) -> tuple[list[str], list[list[str]]]:
             if metric in published:
                 cells += list(_pub(r, metric, scale, digits))
         rows.append(cells)
+    from edgefer.instructions import add_reproduce_column
+
+    add_reproduce_column(head, rows, [r.instructions for r in p.rows])
     return head, rows
 
 

@@ -152,3 +152,28 @@ def test_profile_rejects_instruction_counts_on_real_hardware():
 
     with pytest.raises(ValidationError, match="instruction_counts is for emulated targets only"):
         Target.model_validate({**load_target("rpi4").model_dump(), "instruction_counts": {"python": ["x"]}})
+
+
+@pytest.mark.qemu
+@pytest.mark.slow
+@needs_board
+def test_reproduce_shows_counts_beside_the_emulated_timings(tmp_path):
+    import yaml
+
+    from _icount_helpers import counting_target
+    from edgefer.reproduce import paper_table, reproduce
+
+    profile = tmp_path / "qemu-counting.yaml"
+    data = counting_target("cortex-a72", tmp_path / "board").model_dump(exclude_none=True)
+    data["instruction_counts"]["default"] = True  # the profile turns counting on: no option needed
+    profile.write_text(yaml.safe_dump(data))
+    papers = tmp_path / "papers.yaml"
+    papers.write_text("schema_version: 1\npapers:\n  - {id: 998_test, short_name: tiny, title: t, models: ["
+                      "{zoo: mobilenet_v1, label: M, role: proposed}]}\n")
+    res = reproduce("tiny", target=str(profile), formats=("onnx",), precisions=("int8",), out=tmp_path / "out",
+                    runs=2, warmup=1, min_seconds=0.0, threads=1, energy="none", papers_path=papers, plot=False)
+    (row,) = res.papers[0].rows
+    assert row.error is None and row.emulated and row.instructions > 1e6
+    head, (cells,) = paper_table(res.papers[0])
+    assert head[-1] == "M insn/inf (emulated)" and cells[-1] == f"{row.instructions / 1e6:.2f}"
+    assert "(emulated)" in cells[head.index("p50 ms")]
