@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
 from typing import Any, Callable
 
 from edgefer.errors import EdgeferError
