@@ -177,3 +177,30 @@ def test_reproduce_shows_counts_beside_the_emulated_timings(tmp_path):
     head, (cells,) = paper_table(res.papers[0])
     assert head[-1] == "M insn/inf (emulated)" and cells[-1] == f"{row.instructions / 1e6:.2f}"
     assert "(emulated)" in cells[head.index("p50 ms")]
+
+
+def _counted(report: dict, per_inference: float, cpu_view: str = "cortex-a72") -> dict:
+    return {**report, "instructions": {"method": "test input", "n_inferences": 300, "total": int(per_inference * 300),
+                                       "per_inference": per_inference, "cpu_view": cpu_view, "mode": "tb"}}
+
+
+def test_compare_counts_are_exact_and_gated_without_the_board():
+    import numpy as np
+    from test_compare import BASE, synthetic_report
+
+    from edgefer.compare import compare_reports
+
+    a = _counted(synthetic_report(BASE, "a"), 1_000_000)
+    b = _counted(synthetic_report(BASE, "b"), 1_004_000)  # +0.4%: beyond a 0.1% gate, within 1%
+    row = next(m for m in compare_reports([a, b]).metrics["b"] if m.metric == "instructions")
+    assert row.ratio == 1.004 and row.ci_low is None and row.verdict == "more"
+    assert any("instructions" in r for r in compare_reports([a, b], threshold=0.001).regressions)
+    assert not any("instructions" in r for r in compare_reports([a, b], threshold=0.01).regressions)
+    plain = synthetic_report(np.array(BASE), "c")
+    row = next(m for m in compare_reports([a, plain]).metrics["c"] if m.metric == "instructions")
+    assert row.ratio is None and row.verdict.startswith("n/a (c: not counted")
+    other_view = _counted(synthetic_report(BASE, "d"), 500_000, cpu_view="cortex-a76")
+    cmp = compare_reports([a, other_view])
+    assert any("instruction counts from a different CPU view" in w for w in cmp.warnings)
+    assert "| instructions /inference [insn] | 1000000 | 500000 (x0.500) fewer |" in cmp.markdown()
+    assert compare_reports([synthetic_report(BASE, "x"), synthetic_report(BASE, "y")]).reports[0].values.get("instructions") is None
