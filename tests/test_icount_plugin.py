@@ -204,3 +204,27 @@ def test_compare_counts_are_exact_and_gated_without_the_board():
     assert any("instruction counts from a different CPU view" in w for w in cmp.warnings)
     assert "| instructions /inference [insn] | 1000000 | 500000 (x0.500) fewer |" in cmp.markdown()
     assert compare_reports([synthetic_report(BASE, "x"), synthetic_report(BASE, "y")]).reports[0].values.get("instructions") is None
+
+
+@pytest.mark.qemu
+@pytest.mark.ssh
+@needs_board
+def test_bench_over_ssh_counts_with_the_profiles_wrapper(tmp_path):
+    """The way a profile is used: deploy over SSH, the runner under python-<cpu>-icount."""
+    from _deploy_helpers import ssh_missing, start_sshd
+
+    from edgefer.bench import bench
+
+    if ssh_missing():
+        pytest.skip(ssh_missing())
+    server = start_sshd(tmp_path / "sshd")
+    try:
+        target = server.target("qemu-aarch64-a76", workdir=str(tmp_path / "work"),
+                               python=[str(QEMU_DIR / "python-cortex-a76")],
+                               instruction_counts={"python": [str(wrapper("cortex-a76"))], "default": True})
+        (rep,) = bench(str(tiny_onnx(tmp_path / "tiny.onnx")), target=target, runs=4, warmup=2, energy="none")
+    finally:
+        server.stop()
+    ins = rep["instructions"]
+    assert rep["target"]["transport"] == "ssh" and ins["cpu_view"] == "cortex-a76" and ins["n_inferences"] == 4
+    assert len(ins["per_call"]) == 4 and ins["per_inference"] > 0 and ins["guest_threads"] == 1
