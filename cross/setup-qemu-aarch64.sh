@@ -151,6 +151,7 @@ export EDGEFER_EMULATED='qemu-aarch64 ($1)'
 export PYTHONHASHSEED="\${PYTHONHASHSEED:-0}"
 export OPENBLAS_NUM_THREADS="\${OPENBLAS_NUM_THREADS:-1}"  # numpy's BLAS: no idle worker thread
 export ORT_DISABLE_TELEMETRY=1  # onnxruntime >= 1.29 on Linux: else a telemetry thread runs (and counts) at random times
+export PYTHONDONTWRITEBYTECODE=1  # the first run after a deploy would write .pyc files, later ones not: other heap
 export PYTHONPATH="\${PYTHONPATH:+\$PYTHONPATH:}$BOARD/site" PYTHONNOUSERSITE=1
 unset PYTHONHOME
 exec $norand'$qemu_dyn' -plugin "$so,out=\$EDGEFER_ICOUNT_OUT,mode=\$EDGEFER_ICOUNT_MODE" '$BOARD/sysroot/usr/bin/python3.11' "\$@"
