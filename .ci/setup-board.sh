@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 need=()
 command -v qemu-aarch64-static >/dev/null || need+=(qemu-user-static)
 command -v mmdebstrap >/dev/null || need+=(mmdebstrap)
+command -v qemu-aarch64 >/dev/null || need+=(qemu-user)  # dynamic qemu: loads the instruction-count plugin
+command -v gcc >/dev/null || need+=(gcc)                 # builds that plugin
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
 command -v ssh >/dev/null && command -v ssh-keygen >/dev/null || need+=(openssh-client)
 command -v chromium >/dev/null || need+=(chromium)  # the HTML report is checked in a real headless browser

@@ -212,6 +212,7 @@ def bench(
     install_deps: bool = False,
     op_profile: int = 0,
     accel: Any = None,
+    count_instructions: bool | None = None,
 ) -> list[dict[str, Any]]:
     """Benchmark one artifact (or each one in a converted directory); one validated report each.
 
@@ -221,6 +222,7 @@ def bench(
     report is written to that file; several reports go into `out` as a directory, one
     `<file>.json` each, rewritten after every round of repeats. op_profile=N: after the timed runs
     of the first repeat, N separate profiled runs give the report's op_profile section.
+    `count_instructions` (None: the profile's default) adds guest instruction counts on an emulated target.
     """
     from edgefer.lab.targets import bench_on_place, is_labgrid
 
@@ -233,7 +235,8 @@ def bench(
                       repeat=repeat, lock_timeout_s=lock_timeout_s, labels=[label] * len(jobs),
                       outs=[report_path(out, job, len(jobs)) for job in jobs] if out else None,
                       on_progress=on_progress, on_wait=on_wait, install_deps=install_deps, out_hint=out,
-                      op_profile=op_profile, accel=accel, precision_asked=precision)
+                      op_profile=op_profile, accel=accel, precision_asked=precision,
+                      count_instructions=count_instructions)
 
 
 def bench_jobs(
@@ -253,6 +256,7 @@ def bench_jobs(
     accel: Any = None,
     precision_asked: str | None = None,
     failures: dict[int, str] | None = None,
+    count_instructions: bool | None = None,
     **options: Any,
 ) -> list[dict[str, Any]]:
     """Benchmark several jobs on one target with interleaved repeats (used by bench, reproduce, studies).
@@ -266,7 +270,9 @@ def bench_jobs(
 
     if isinstance(op_profile, bool) or not isinstance(op_profile, int) or not 0 <= op_profile <= 100_000:
         raise EdgeferError(f"--op-profile must be a number of profiled runs >= 1, got {op_profile}")
-    tgt = load_target(target)
+    from edgefer.instructions import counting_target
+
+    tgt, counting = counting_target(load_target(target), count_instructions)
     if runtime == "torch" and (tgt.connection.type != "local" or tgt.emulated):
         raise EdgeferError("--runtime torch is a host-only reference; it cannot run on a remote target")
     k = repeat if repeat is not None else tgt.bench.repeat
@@ -280,7 +286,8 @@ def bench_jobs(
     # checked for every job before any runs; --runtime torch has one fp32 job, --precision is what was asked
     job_accels = [job_accel(tgt, accel or AccelRequest(), j.path,
                             precision_asked if runtime == "torch" else j.precision, runtime) for j in jobs]
-    settings = [_settings_for(job, tgt, runtime, opts, ja) for job, ja in zip(jobs, job_accels)]
+    settings = [_settings_for(job, tgt, runtime, opts, ja).with_(count_instructions=counting)
+                for job, ja in zip(jobs, job_accels)]
     if out_hint is not None:
         check_out(out_hint, len(jobs))
     for o in outs or []:

@@ -170,6 +170,7 @@ METRICS: dict[str, tuple[str, str, bool, int]] = {
     "peak_rss_mb": ("peak RSS", "MB", True, 1),
     "energy_j": ("energy /inference", "J", True, 4),
     "size_mb": ("artifact size", "MB", True, 3),
+    "instructions": ("instructions /inference", "insn", True, 0),  # emulated board only (compare_instructions)
 }
 
 
@@ -452,6 +453,9 @@ def compare_reports(
                     at_least = "at least " if m.ci_low is not None else ""
                     cmp.regressions.append(f"{osum.label} {METRICS[m.metric][0]} {m.verdict} by {at_least}{excess:.1%} "
                                            f"(x{m.ratio:.3f} vs {bsum.label})")
+    from edgefer.compare_instructions import add_instruction_counts
+
+    add_instruction_counts(cmp, [rep for rep, _ in loaded], bi)  # exact counts: ratio and gate, no CI
     cmp.warnings = list(dict.fromkeys(cmp.warnings))
     return cmp
 

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from edgefer.accel_report import AcceleratorReport, accelerator_rows
 from edgefer.errors import EdgeferError
 from edgefer.op_profile_report import OpProfile, Roofline
+from edgefer.instructions import InstructionCounts
 
 
 class _M(BaseModel):
@@ -208,6 +209,7 @@ class Report(_M):
     op_profile: OpProfile | None = None
     roofline: Roofline | None = None
     accelerators: AcceleratorReport | None = None  # requested vs used providers, fallbacks
+    instructions: InstructionCounts | None = None  # emulated targets, --count-instructions (edgefer.instructions)
 
     @property
     def has_between_run_estimate(self) -> bool:

@@ -102,6 +102,7 @@ class Row:
     verification: list[str] = field(default_factory=list)  # conversion gate violations
     error: str | None = None
     published: dict[str, list[dict]] = field(default_factory=dict)  # metric -> figures with ratios
+    instructions: float | None = None  # guest instructions per inference (emulated board, edgefer.instructions)
 
 
 @dataclass
@@ -224,6 +225,7 @@ def _fill_from_report(row: Row, rep: dict) -> None:
     if e.get("status") in ("measured", "estimated"):
         row.energy_j = e.get("energy_per_inference_j")
     row.emulated = (rep.get("environment") or {}).get("emulated")
+    row.instructions = (rep.get("instructions") or {}).get("per_inference")
     if rep.get("partial"):
         row.error = f"partial report: {rep.get('partial_reason') or 'interrupted'}"
 
@@ -337,6 +339,7 @@ def reproduce(
     progress: Any = None,
     command: str | None = None,
     repeat: int | None = None,
+    count_instructions: bool | None = None,
 ) -> ReproduceResult:
     """Measure every model of `paper` (seed id, short name or "all"); write results.json, table.md, chart.png.
 
@@ -442,7 +445,8 @@ def reproduce(
                 r.size_bytes, r.sha256 = a.get("size_bytes"), a.get("sha256")
                 r.verification = list((a.get("verification") or {}).get("violations", []))
                 row_id = f"{pm.zoo}_{r.format}_{r.precision}"
-                key = {**s.bench_key(), "model": pm.zoo, "sha256": r.sha256}
+                key = {**s.bench_key(), "model": pm.zoo, "sha256": r.sha256,
+                       **({"count_instructions": count_instructions} if count_instructions is not None else {})}
                 rel = f"reports/{row_id}.json"
                 rep = cache.get(row_id, key)
                 if rep is not None:
@@ -452,7 +456,7 @@ def reproduce(
                 else:  # measured below, with the paper's other artifacts, repeats interleaved
                     pending.append(_Pending(r, str(outp / "artifacts" / pm.zoo / a["file"]), rel, row_id, key))
         with step(f"{pap.short_name}: bench {len(pending)} artifacts, repeats interleaved"):
-            _bench_pending(pending, s, cache, outp, on_progress)
+            _bench_pending(pending, s, cache, outp, on_progress, count_instructions)
         advance(len(pending))
         conv = _paper_convention(pap, profiles)
         for r in rows:
@@ -486,7 +490,8 @@ class _Pending:
     key: dict
 
 
-def _bench_pending(pending: list[_Pending], s: Settings, cache: Any, outp: Path, on_progress: Any) -> None:
+def _bench_pending(pending: list[_Pending], s: Settings, cache: Any, outp: Path, on_progress: Any,
+                   count_instructions: bool | None = None) -> None:
     """One bench_jobs call for a paper's artifacts, so their repeats interleave (A B C A B C ...) and
     slow drift hits all alike; a failing artifact keeps its error in its row, the others go on."""
     from edgefer.bench import _file_job, bench_jobs
@@ -499,7 +504,8 @@ def _bench_pending(pending: list[_Pending], s: Settings, cache: Any, outp: Path,
         reports = bench_jobs(jobs, target=s.target, runs=s.runs, warmup=s.warmup, min_seconds=s.min_seconds,
                              threads=s.threads, energy=s.energy, repeat=s.repeat,
                              labels=[f"{p.row.model} {p.row.format} {p.row.precision}" for p in pending],
-                             outs=[str(outp / p.rel) for p in pending], on_progress=on_progress, failures=failures)
+                             outs=[str(outp / p.rel) for p in pending], on_progress=on_progress, failures=failures,
+                             count_instructions=count_instructions)
     except Exception as exc:  # the whole batch could not run (board unreachable, busy past the timeout)
         for p in pending:
             p.row.error = _one_line(exc)
@@ -587,6 +593,9 @@ def paper_table(p: PaperResult) -> tuple[list[str], list[list[str]]]:
             if metric in published:
                 cells += list(_pub(r, metric, scale, digits))
         rows.append(cells)
+    from edgefer.instructions import add_reproduce_column
+
+    add_reproduce_column(head, rows, [r.instructions for r in p.rows])
     return head, rows
 
 

@@ -83,6 +83,9 @@ def bench_cmd(
     dispatch_library: Optional[str] = typer.Option(None, "--dispatch-library", help="LiteRT NPU vendor dispatch library on the device."),
     allow_fallback: Optional[bool] = typer.Option(None, "--allow-fallback/--no-allow-fallback", help="Run on the CPU when "
                                                   "a requested accelerator is missing (recorded in the report)."),
+    count_instructions: Optional[bool] = typer.Option(
+        None, "--count-instructions/--no-count-instructions",
+        help="Emulated targets: also count guest instructions per inference (default: the profile's instruction_counts.default)."),
 ) -> None:
     """Benchmark a model: latency distribution, throughput, memory, CPU and energy, in a versioned JSON report.
 
@@ -121,6 +124,7 @@ def bench_cmd(
             nominal_power_w=nominal_power_w, idle_s=idle_seconds, repeat=repeat, lock_timeout_s=lock_timeout,
             label=label, out=out, on_progress=on_progress, on_wait=on_wait, install_deps=install_deps, op_profile=op_profile,
             accel=AccelRequest(providers, accelerator, dispatch_library, allow_fallback),
+            count_instructions=count_instructions,
         )
     from edgefer.op_profile_report import op_profile_notes  # issue 11: one line when a runtime cannot profile
 
@@ -129,8 +133,12 @@ def bench_cmd(
     if as_json:
         typer.echo(json.dumps(reports[0] if len(reports) == 1 else reports, indent=1))
     else:
+        from edgefer.instructions import summary_line
+
         for r in reports:
             render(validate_report(r), Console())
+            if summary_line(r.get("instructions")):
+                Console().print(summary_line(r.get("instructions")), markup=False, highlight=False)
         if out:
             console.print(f"report{'s' if len(reports) > 1 else ''} written to {out}")
     if any(r["partial"] for r in reports):

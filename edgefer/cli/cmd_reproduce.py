@@ -29,6 +29,9 @@ def reproduce(
     papers_file: Optional[str] = typer.Option(None, "--papers", help="Published figures (default: benchmarks/papers.yaml)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Measure again even rows already measured with the same settings and artifact."),
     plot: bool = typer.Option(True, "--plot/--no-plot", help="Write chart.png (ms/sample vs MFLOPs; needs matplotlib)."),
+    count_instructions: Optional[bool] = typer.Option(
+        None, "--count-instructions/--no-count-instructions",
+        help="Emulated targets: add guest instructions per inference beside the emulated timings (default: the profile's)."),
 ) -> None:
     """Rebuild a paper's efficiency table on the target in front of you and show where it agrees with the paper.
 
@@ -53,6 +56,7 @@ def reproduce(
             paper, target=target, formats=_split(formats), precisions=_split(precisions), out=out_dir, runs=runs,
             warmup=warmup, min_seconds=min_seconds, threads=threads, energy=energy, calib_data=calib_data, repeat=repeat,
             papers_path=papers_file, use_cache=not no_cache, plot=plot, progress=progress, command=command_line(),
+            count_instructions=count_instructions,
         )
     stdout = Console()
     if not stdout.is_terminal:  # piped or logged: do not squeeze the table into 80 columns

@@ -68,6 +68,7 @@ def _parser() -> argparse.ArgumentParser:
     lk.add_argument("--holder", default="", help="JSON describing who holds it")
     lk.add_argument("--timeout", type=float, default=600.0)
     b.add_argument("--op-profile", type=int, default=0, metavar="N", help="after timing, N profiled runs -> op_profile")
+    b.add_argument("--count-instructions", action="store_true", help="guest instruction counts (emulated board's icount wrapper)")
     i = sub.add_parser("infer", help="run a float32 NCHW .npy batch through the artifact, save float32 logits")
     i.add_argument("artifact")
     i.add_argument("--inputs", required=True)
@@ -114,7 +115,7 @@ def _bench(a: argparse.Namespace) -> int:
             input_shape=list(s.input_shape) if s.input_shape else None, energy=s.energy,
             nominal_power_w=s.nominal_power_w, energy_rate_hz=s.energy_rate_hz, idle_s=s.idle_s,
             precision=s.precision, target=target, repeat_index=a.repeat_index, op_profile=a.op_profile,
-            accel=s.accel,
+            accel=s.accel, count_instructions=s.count_instructions,
             on_progress=_jsonl_progress if a.progress == "jsonl" else None,
         )
         write_json_atomic(a.out, report)

@@ -140,7 +140,7 @@ def merge_repeats(reports: list[dict[str, Any]]) -> dict[str, Any]:
     merged["environment"] = dict(reports[0]["environment"])
     merged["runtime"] = next((r["runtime"] for r in reports if r.get("runtime")), None)
     merged["warnings"] = list(dict.fromkeys(w for r in reports for w in r.get("warnings") or []))
-    for key in ("op_profile",):  # sections made by one repeat only (the first)
+    for key in ("op_profile", "instructions", "accelerators"):  # sections taken from one repeat (the first with one)
         merged[key] = next((r[key] for r in reports if r.get(key)), None)
         if merged[key] is None:
             merged.pop(key, None)

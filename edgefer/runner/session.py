@@ -99,6 +99,7 @@ def run_bench(
     on_progress: ProgressFn | None = None,
     repeat_index: int = 0,
     op_profile: int = 0,
+    count_instructions: bool = False,
 ) -> dict[str, Any]:
     """Benchmark one artifact in this process: one repeat, as a report with one `repeats` entry.
 
@@ -124,6 +125,11 @@ def run_bench(
     rec = new_repeat(repeat_index)
     report["repeats"] = [rec]
     recorder, energy_report = _open_energy(energy, nominal_power_w, energy_rate_hz)
+    counter = None
+    if count_instructions:  # guest instruction counts under the emulator's plugin (issue 14)
+        from edgefer.runner.icount import InstructionCounter
+
+        counter = InstructionCounter.open()
 
     old_affinity = None
     if cpus:
@@ -155,8 +161,12 @@ def run_bench(
         rec["temperatures_before"] = envinfo.temperatures()
         if recorder is not None:
             recorder.start()
+        call = lambda: run(feeds)  # noqa: E731
+        if counter is not None:
+            counter.calibrate()
+            call = counter.wrap(call)
         try:
-            run_load(lambda: run(feeds), runs, warmup, min_seconds, on_progress, result, before_timed=cpu.start)
+            run_load(call, runs, warmup, min_seconds, on_progress, result, before_timed=cpu.start)
         except (KeyboardInterrupt, SystemExit) as exc:
             rec["partial"], rec["partial_reason"] = True, f"interrupted ({type(exc).__name__})"
         except EdgeferError:
@@ -174,6 +184,8 @@ def run_bench(
             if result.window_start_ns is not None:
                 rec["cpu_utilization_pct"] = cpu.stop()
             rec["threads"] = thread_count()
+            if counter is not None:
+                report["instructions"] = counter.finish(1 + warmup, len(result.samples_ns), batch_size)
         if op_profile and not rec["partial"]:  # after timing, energy and CPU windows closed; still pinned
             from edgefer.runner.opprofile import profile_ops
 

@@ -54,6 +54,8 @@ class BenchSettings:
     idle_s: float = 2.0
     # accelerator options for the runtime (edgefer.runner.accel): accelerator, dispatch_library, allow_fallback
     accel: dict[str, Any] | None = None
+    # guest instruction counts of the timed calls (emulated board, counting wrapper; edgefer.runner.icount)
+    count_instructions: bool = False
 
     def validate(self) -> "BenchSettings":
         """Raise EdgeferError naming the option for any value out of type or range."""
@@ -111,6 +113,8 @@ class BenchSettings:
             args.append("--xnnpack" if self.xnnpack else "--no-xnnpack")
         if self.input_shape:
             args += ["--input-shape", ",".join(map(str, self.input_shape))]
+        if self.count_instructions:
+            args.append("--count-instructions")
         if self.accel:
             args += ["--accel-json", json.dumps(self.accel, separators=(",", ":"))]
         energy = self.energy if self.energy is not None else "none"
@@ -137,7 +141,7 @@ class BenchSettings:
             except json.JSONDecodeError as exc:
                 raise EdgeferError(f"--accel-json is not valid JSON: {exc}") from None
         return cls(
-            accel=accel, runs=ns.runs, warmup=ns.warmup, min_seconds=ns.min_seconds, batch_size=ns.batch_size, threads=ns.threads,
+            accel=accel, count_instructions=bool(getattr(ns, "count_instructions", False)), runs=ns.runs, warmup=ns.warmup, min_seconds=ns.min_seconds, batch_size=ns.batch_size, threads=ns.threads,
             cpus=tuple(cpus) if cpus else None, cooldown_s=ns.cooldown, runtime=ns.runtime,
             providers=tuple(p for p in ns.providers.split(",") if p) if ns.providers else None, xnnpack=ns.xnnpack,
             input_shape=tuple(shape) if shape else None, precision=ns.precision, energy=energy,

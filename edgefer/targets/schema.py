@@ -277,6 +277,18 @@ class BenchDefaults(_Strict):
     lock_timeout_s: float = Field(default=600.0, ge=0, description="How long a bench waits for a busy board.")
 
 
+class InstructionCountSpec(_Strict):
+    """How to count guest instructions on an emulated board (docs/instruction-counts.md)."""
+
+    python: list[str] = Field(description="Command running python under the emulator with the counting plugin.")
+    default: bool = Field(default=False, description="Count on every bench of this target (as --count-instructions).")
+
+    @field_validator("python", mode="before")
+    @classmethod
+    def _split_python(cls, v: object) -> object:
+        return shlex.split(v) if isinstance(v, str) else v
+
+
 class Target(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     board: str | None = None
@@ -296,6 +308,8 @@ class Target(_Strict):
     energy: EnergySpec = Field(default_factory=EnergySpec)
     bench: BenchDefaults = Field(default_factory=BenchDefaults)
     sources: list[str] = Field(default_factory=list, description="Where the hardware facts come from.")
+    instruction_counts: InstructionCountSpec | None = Field(
+        default=None, description="Emulated boards only: the counting wrapper (edgefer bench --count-instructions).")
 
     _path: str | None = PrivateAttr(default=None)
 
@@ -322,6 +336,8 @@ class Target(_Strict):
     def _consistent(self) -> Target:
         if self.emulated and not self.emulator:
             raise ValueError("emulated targets must name their emulator (emulator: 'qemu-aarch64 (cortex-a72)')")
+        if self.instruction_counts is not None and not self.emulated:
+            raise ValueError("instruction_counts is for emulated targets only (emulated: true)")
         if self.connection.type == "adb" and not self.workdir.startswith("/"):
             raise ValueError("adb targets need an absolute workdir, e.g. /data/local/tmp/edgefer")
         return self
