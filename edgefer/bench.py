@@ -36,7 +36,7 @@ class Job:
 def resolve_jobs(artifact: str, fmt: str | None = None, precision: str | None = None,
                  runtime: str | None = None) -> list[Job]:
     """Files to benchmark: the file itself, or every manifest artifact matching --format/--precision."""
-    from edgefer.convert.manifest import read_manifest
+    from edgefer.convert.manifest import read_manifest, select_artifacts
 
     if runtime == "torch":  # eager reference: a zoo name or a converted dir (its source model)
         manifest = read_manifest(artifact) if os.path.isdir(artifact) else None
@@ -46,12 +46,7 @@ def resolve_jobs(artifact: str, fmt: str | None = None, precision: str | None = 
     if not os.path.isdir(artifact):
         raise EdgeferError(f"artifact not found: {artifact} (expected an .onnx/.tflite file or a converted directory)")
     manifest = read_manifest(artifact)
-    records = [a for a in manifest.get("artifacts", [])
-               if (fmt is None or a.get("format") == fmt) and (precision is None or a.get("precision") == precision)]
-    if not records:
-        have = ", ".join(f"{a.get('format')}/{a.get('precision')}" for a in manifest.get("artifacts", [])) or "none"
-        raise EdgeferError(f"no artifact in {artifact} matches format={fmt or 'any'} precision={precision or 'any'} "
-                           f"(it has: {have})")
+    records = select_artifacts(artifact, manifest, fmt, precision)
     jobs = [Job(os.path.join(artifact, a["file"]), a.get("precision"), manifest, a) for a in records]
     for job in jobs:
         _check_sha256(job)
@@ -257,13 +252,15 @@ def bench_jobs(
     precision_asked: str | None = None,
     failures: dict[int, str] | None = None,
     count_instructions: bool | None = None,
+    aligned: bool = False,
     **options: Any,
 ) -> list[dict[str, Any]]:
     """Benchmark several jobs on one target with interleaved repeats (used by bench, reproduce, studies).
 
     accel: an edgefer.accel_select.AccelRequest (command-line overrides of the profile's accelerators).
     failures: pass a dict to keep going when one job fails (deploy, load, runtime error): its index
-    maps to the one-line error, the other jobs go on; without it the first error is raised."""
+    maps to the one-line error, the other jobs go on; without it the first error is raised.
+    aligned=True: one entry per job, in order, None where nothing was measured."""
     from edgefer.accel_select import AccelRequest, job_accel
     from edgefer.bench_hosts import open_host
     from edgefer.targets import load_target
@@ -295,7 +292,8 @@ def bench_jobs(
     run = _Interleaved(open_host(tgt, install_deps), jobs, settings, k, tgt, labels or [None] * len(jobs), outs,
                        op_profile, failures)
     run.prepare()
-    return run.measure(timeout, on_wait, on_progress)
+    reports = run.measure(timeout, on_wait, on_progress)
+    return list(run.merged) if aligned else reports
 
 
 class _Interleaved:

@@ -229,7 +229,8 @@ def validate_report(data: dict[str, Any], source: str = "report") -> Report:
         raise EdgeferError(f"invalid {source}: {where}: {err['msg']} ({exc.error_count()} error(s))") from None
 
 
-def load_report(path: str | os.PathLike) -> Report:
+def read_json_object(path: str | os.PathLike) -> dict[str, Any]:
+    """A JSON object from a file edgefer wrote (report, comparison, results); one-line errors."""
     path = os.fspath(path)
     try:
         with open(path) as f:
@@ -240,7 +241,11 @@ def load_report(path: str | os.PathLike) -> Report:
         raise EdgeferError(f"invalid report {path}: not JSON ({exc})") from None
     if not isinstance(data, dict):
         raise EdgeferError(f"invalid report {path}: expected a JSON object")
-    return validate_report(data, f"report {path}")
+    return data
+
+
+def load_report(path: str | os.PathLike) -> Report:
+    return validate_report(read_json_object(path), f"report {os.fspath(path)}")
 
 
 def _fmt(v: float | None, unit: str = "", digits: int = 3) -> str:

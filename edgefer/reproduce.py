@@ -505,14 +505,12 @@ def _bench_pending(pending: list[_Pending], s: Settings, cache: Any, outp: Path,
                              threads=s.threads, energy=s.energy, repeat=s.repeat,
                              labels=[f"{p.row.model} {p.row.format} {p.row.precision}" for p in pending],
                              outs=[str(outp / p.rel) for p in pending], on_progress=on_progress, failures=failures,
-                             count_instructions=count_instructions)
+                             count_instructions=count_instructions, aligned=True)
     except Exception as exc:  # the whole batch could not run (board unreachable, busy past the timeout)
         for p in pending:
             p.row.error = _one_line(exc)
         return
-    by_path = {os.path.abspath(r["artifact"]["path"]): r for r in reports}
-    for j, p in enumerate(pending):
-        rep = by_path.get(os.path.abspath(p.path))
+    for j, (p, rep) in enumerate(zip(pending, reports)):
         if rep is None:
             p.row.error = failures.get(j, "not measured (the run was interrupted before it)")
             continue

@@ -186,7 +186,9 @@ def _counted(report: dict, per_inference: float, cpu_view: str = "cortex-a72") -
 
 def test_compare_counts_are_exact_and_gated_without_the_board():
     import numpy as np
-    from test_compare import BASE, synthetic_report
+    from _synthetic_reports import repeat_samples, synthetic_report
+
+    BASE = repeat_samples(10.0, seed=1)
 
     from edgefer.compare import compare_reports
 
@@ -196,7 +198,7 @@ def test_compare_counts_are_exact_and_gated_without_the_board():
     assert row.ratio == 1.004 and row.ci_low is None and row.verdict == "more"
     assert any("instructions" in r for r in compare_reports([a, b], threshold=0.001).regressions)
     assert not any("instructions" in r for r in compare_reports([a, b], threshold=0.01).regressions)
-    plain = synthetic_report(np.array(BASE), "c")
+    plain = synthetic_report(BASE, "c")
     row = next(m for m in compare_reports([a, plain]).metrics["c"] if m.metric == "instructions")
     assert row.ratio is None and row.verdict.startswith("n/a (c: not counted")
     other_view = _counted(synthetic_report(BASE, "d"), 500_000, cpu_view="cortex-a76")

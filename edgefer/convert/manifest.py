@@ -50,3 +50,15 @@ def read_manifest(out_dir: str | Path) -> dict:
         return json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise EdgeferError(f"invalid manifest {path}: {exc}") from None
+
+
+def select_artifacts(directory: str, manifest: dict, fmt: str | None, precision: str | None,
+                     what: str = "artifact") -> list[dict]:
+    """The manifest's artifact records matching --format/--precision (None: any); none is an error."""
+    records = [a for a in manifest.get("artifacts", [])
+               if (fmt is None or a.get("format") == fmt) and (precision is None or a.get("precision") == precision)]
+    if not records:
+        have = ", ".join(f"{a.get('format')}/{a.get('precision')}" for a in manifest.get("artifacts", [])) or "none"
+        raise EdgeferError(f"no {what} in {directory} matches format={fmt or 'any'} precision={precision or 'any'} "
+                           f"(it has: {have})")
+    return records

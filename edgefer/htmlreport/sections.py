@@ -177,15 +177,10 @@ def pipeline_report(rep: dict, name: str) -> str:
 
 def read(path: str) -> dict:
     from edgefer.errors import EdgeferError
+    from edgefer.report import read_json_object
 
-    try:
-        with open(path) as f:
-            data = json.load(f)
-    except FileNotFoundError:
-        raise EdgeferError(f"{path}: not found") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise EdgeferError(f"{path}: not an edgefer JSON file ({exc})") from None
-    if not isinstance(data, dict) or not str(data.get("kind", "")).startswith("edgefer."):
+    data = read_json_object(path)
+    if not str(data.get("kind", "")).startswith("edgefer."):
         raise EdgeferError(f"{path}: not an edgefer report (no edgefer kind)",
                            hint="give a bench/pipeline report, a compare --json file, or a reproduce/study results.json")
     return data

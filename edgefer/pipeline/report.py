@@ -5,7 +5,6 @@ rendering. Host side; the device-side runner produces the plain dict
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any, Literal
 
@@ -188,17 +187,9 @@ def validate_pipeline_report(data: dict[str, Any], source: str = "pipeline repor
 
 
 def read_json(path: str | os.PathLike) -> dict[str, Any]:
-    path = os.fspath(path)
-    try:
-        with open(path) as f:
-            data = json.load(f)
-    except FileNotFoundError:
-        raise EdgeferError(f"report file not found: {path}") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise EdgeferError(f"invalid report {path}: not JSON ({exc})") from None
-    if not isinstance(data, dict):
-        raise EdgeferError(f"invalid report {path}: expected a JSON object")
-    return data
+    from edgefer.report import read_json_object
+
+    return read_json_object(path)
 
 
 def is_pipeline_report(data: dict[str, Any]) -> bool:

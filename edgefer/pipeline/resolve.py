@@ -56,19 +56,14 @@ class ClassifierChoice:
 def resolve_classifier(artifact: str, fmt: str | None = None, precision: str | None = None) -> ClassifierChoice:
     """A model file as is; a converted directory -> the one artifact matching --format/--precision
     (default: fp32, ONNX before TFLite)."""
-    from edgefer.convert.manifest import read_manifest
+    from edgefer.convert.manifest import read_manifest, select_artifacts
 
     if os.path.isfile(artifact):
         return ClassifierChoice(artifact, precision)
     if not os.path.isdir(artifact):
         raise EdgeferError(f"classifier not found: {artifact} (expected an .onnx/.tflite file or a converted directory)")
     manifest = read_manifest(artifact)
-    records = [a for a in manifest.get("artifacts", [])
-               if (fmt is None or a.get("format") == fmt) and (precision is None or a.get("precision") == precision)]
-    if not records:
-        have = ", ".join(f"{a.get('format')}/{a.get('precision')}" for a in manifest.get("artifacts", [])) or "none"
-        raise EdgeferError(f"no classifier in {artifact} matches format={fmt or 'any'} precision={precision or 'any'} "
-                           f"(it has: {have})")
+    records = select_artifacts(artifact, manifest, fmt, precision, what="classifier")
     records.sort(key=lambda a: (a.get("precision") != "fp32", a.get("format") != "onnx"))
     rec = records[0]
     return ClassifierChoice(os.path.join(artifact, rec["file"]), rec.get("precision"), manifest)
