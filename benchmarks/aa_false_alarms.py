@@ -63,6 +63,7 @@ def main() -> None:
     ap.add_argument("--control-size", type=int, default=256, help="input of the slower variant (256: 1.31x MACs)")
     ap.add_argument("--n", type=int, default=6, help="benches of each artifact")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--target", default="local", help="target profile to bench on (default: this machine)")
     ap.add_argument("--bench-args", default="", help="extra `edgefer bench` options (default: none = the defaults)")
     ap.add_argument("--keep", metavar="DIR", help="keep the reports there (and reuse them with --reuse DIR)")
     ap.add_argument("--reuse", metavar="DIR", help="analyse the reports a previous --keep run left, measure nothing")
@@ -76,7 +77,7 @@ def main() -> None:
         args.n = n
         analyse(args, reps_a, reps_b, macs, time.time())
         return
-    extra = ["--threads", str(args.threads), *args.bench_args.split()]
+    extra = ["--threads", str(args.threads), "--target", args.target, *args.bench_args.split()]
     t0 = time.time()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -107,7 +108,9 @@ def analyse(args, reps_a: list[dict], reps_b: list[dict], macs: list[int], t0: f
         print(f"| {i + 1} | {ba['mean_p50_ms']:.3f} | {ba['cv']:.1%} | {bb['mean_p50_ms']:.3f} | {bb['cv']:.1%} |")
     p50a = np.array([r["statistics"]["between_repeats"]["mean_p50_ms"] for r in reps_a])
     print(f"\nspread of A's p50 across benches: {(p50a.max() - p50a.min()) / p50a.min():.1%} "
-          f"(CV {p50a.std(ddof=1) / p50a.mean():.1%})")
+          f"(CV {p50a.std(ddof=1) / p50a.mean():.1%}: the between-session drift a target profile can "
+          f"state as bench.session_cv; these reports used session_cv="
+          f"{reps_a[0]['statistics']['between_repeats'].get('session_cv')})")
     aa = list(itertools.combinations(range(args.n), 2))
     ab = list(itertools.product(range(args.n), range(args.n)))
     print("\n| statistics | false alarms (A/A pairs failing the 5% gate) | detected (A/B pairs flagged) |")

@@ -368,7 +368,7 @@ def _finish_all(jobs: list[Job], repeats: list[list[dict]], merged: list[dict | 
     for j, job in enumerate(jobs):
         if not repeats[j]:
             continue
-        report = merge_repeats(repeats[j])
+        report = merge_repeats(repeats[j], tgt.bench.session_cv)
         if planned is not None and not report["partial"] and len(repeats[j]) < planned:
             report["partial"] = True
             report["partial_reason"] = f"interrupted on the host after {len(repeats[j])} of {planned} repeats"

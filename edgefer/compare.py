@@ -262,8 +262,14 @@ def repeat_groups(rep: dict) -> list[np.ndarray]:
     return [np.asarray(r["samples_ns"], dtype=np.float64) / 1e6 / b for r in reps]
 
 
+def session_cv(rep: dict) -> float:
+    """The target's between-session drift recorded in a report (0 when none)."""
+    between = (rep.get("statistics") or {}).get("between_repeats") or {}
+    return float(between.get("session_cv") or 0.0)
+
+
 def _latency_metrics(bg: list[np.ndarray], og: list[np.ndarray], b: ReportSummary, o: ReportSummary,
-                     within_run: bool) -> list[MetricComparison]:
+                     within_run: bool, cvs: tuple[float, float] = (0.0, 0.0)) -> list[MetricComparison]:
     from edgefer.runner.hierarchical import bootstrap, interval, point_estimate, ratio_interval
 
     pb, po = point_estimate(bg, _STATS), point_estimate(og, _STATS)
@@ -282,7 +288,7 @@ def _latency_metrics(bg: list[np.ndarray], og: list[np.ndarray], b: ReportSummar
     db = bootstrap(bg, _STATS, seed=_SEED, within_only=not hierarchical)
     do = bootstrap(og, _STATS, seed=_SEED + 1, within_only=not hierarchical)
     if hierarchical:  # bootstrap standard errors, Student's t over the repeats (small-k coverage)
-        lo, hi = ratio_interval(po / pb, db, len(bg), do, len(og))
+        lo, hi = ratio_interval(po / pb, db, len(bg), do, len(og), *cvs)
         tlo, thi = 1 / hi[3], 1 / lo[3]  # throughput ratio = mean time ratio inverted
     else:  # explicit within-run opt-in: percentile interval of the sample bootstrap
         lo, hi = interval(do / db, CONFIDENCE)
@@ -428,7 +434,7 @@ def compare_reports(
     for i, ((rep, _), osum) in enumerate(zip(loaded, summaries)):
         if i == bi:
             continue
-        rows = _latency_metrics(groups[bi], groups[i], bsum, osum, within_run)
+        rows = _latency_metrics(groups[bi], groups[i], bsum, osum, within_run, (session_cv(brep), session_cv(rep)))
         rows.append(_exact_metric("peak_rss_mb", "MB", bsum, osum, judged=False))
         rows.append(_energy_metric(brep, rep, bsum, osum))
         rows.append(_exact_metric("size_mb", "MB", bsum, osum, judged=True))

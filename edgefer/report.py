@@ -127,6 +127,7 @@ class BetweenRepeats(_M):
     cv: float | None = None  # std / mean of the per-repeat p50s; None with one repeat
     ci95_p50_ms: list[float] | None = None
     method: str | None = None
+    session_cv: float | None = None  # the target's between-session drift, added to intervals (hierarchical.py)
 
 
 class Resources(_M):

@@ -11,6 +11,12 @@ Intervals: the bootstrap gives each statistic's standard error (log scale); with
 interval uses Student's t on the repeats' degrees of freedom (`t_interval`, `ratio_interval`), since
 a plain percentile interval of a bootstrap over five repeats covers ~85% instead of 95%.
 
+The session term: repeats of one command run back to back, so they cannot see a machine whose
+speed drifts over minutes (other tenants of a VM host, thermal state). Two benches minutes apart
+then differ by more than their repeats say. A target profile states that drift as `session_cv`
+(the coefficient of variation of the p50 between separate benches, measured with
+benchmarks/aa_false_alarms.py); it is added as a known variance to every interval.
+
 Cost: each repeat's within-level bootstrap is computed once (n_resamples x its sample count, in
 blocks), then the repeat level draws from those, so a report with many long repeats stays cheap.
 """
@@ -101,23 +107,32 @@ def log_se(dist: np.ndarray, k: int) -> np.ndarray:
     return np.log(dist).std(axis=0, ddof=1) * np.sqrt(k / max(k - 1, 1))
 
 
-def t_interval(point: np.ndarray, dist: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+def _half_width(parts: list[tuple[np.ndarray, int]], known_var: float) -> np.ndarray:
+    """95% half-width on the log scale: bootstrap variances with their degrees of freedom (k-1)
+    plus a known variance (the session term), combined by Welch-Satterthwaite for Student's t."""
+    boot = sum(v for v, _ in parts)
+    total = boot + known_var
+    denom = sum(v ** 2 / max(k - 1, 1) for v, k in parts)
+    df = np.where(denom > 0, total ** 2 / np.where(denom > 0, denom, 1), 1e9)
+    t = np.array([t975(float(d)) for d in np.atleast_1d(df)]).reshape(np.shape(total))
+    return t * np.sqrt(total)
+
+
+def t_interval(point: np.ndarray, dist: np.ndarray, k: int, session_cv: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """95% interval of one report's statistic: the two-level bootstrap's standard error with
     Student's t on k-1 degrees of freedom (percentile intervals of a bootstrap over a handful of
-    repeats are too narrow: they cover ~85%, not 95%, at k=5)."""
-    half = t975(max(k - 1, 1)) * log_se(dist, k)
+    repeats are too narrow: they cover ~85%, not 95%, at k=5), plus the session term."""
+    half = _half_width([(log_se(dist, k) ** 2, k)], session_cv ** 2)
     return point * np.exp(-half), point * np.exp(half)
 
 
 def ratio_interval(point_ratio: np.ndarray, dist_base: np.ndarray, k_base: int, dist_other: np.ndarray,
-                   k_other: int) -> tuple[np.ndarray, np.ndarray]:
+                   k_other: int, session_cv_base: float = 0.0,
+                   session_cv_other: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """95% interval of other/base: log-scale standard errors from each report's two-level
-    bootstrap, combined, with Welch-Satterthwaite degrees of freedom for Student's t."""
-    sb, so = log_se(dist_base, k_base) ** 2, log_se(dist_other, k_other) ** 2
-    se = np.sqrt(sb + so)
-    denom = sb ** 2 / max(k_base - 1, 1) + so ** 2 / max(k_other - 1, 1)
-    df = np.where(denom > 0, (sb + so) ** 2 / np.where(denom > 0, denom, 1), 1e9)
-    half = np.array([t975(float(d)) for d in np.atleast_1d(df)]).reshape(np.shape(se)) * se
+    bootstrap and each report's session term, combined, Welch-Satterthwaite degrees of freedom."""
+    half = _half_width([(log_se(dist_base, k_base) ** 2, k_base), (log_se(dist_other, k_other) ** 2, k_other)],
+                       session_cv_base ** 2 + session_cv_other ** 2)
     return point_ratio * np.exp(-half), point_ratio * np.exp(half)
 
 

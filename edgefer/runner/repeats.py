@@ -41,20 +41,21 @@ def _median(values: list[float | None]) -> float | None:
     return float(pystats.median(vals)) if vals else None
 
 
-def _between(repeats: list[dict[str, Any]], batch_size: int) -> dict[str, Any]:
+def _between(repeats: list[dict[str, Any]], batch_size: int, session_cv: float | None) -> dict[str, Any]:
     groups = [np.asarray(r["samples_ns"], dtype=np.float64) / 1e6 / batch_size for r in repeats if r["samples_ns"]]
     p50s = [float(np.percentile(g, 50)) for g in groups]
     out: dict[str, Any] = {"repeats": len(groups), "p50_ms_per_repeat": p50s,
                            "mean_p50_ms": float(np.mean(p50s)) if p50s else None,
                            "cv": between_repeat_cv(groups) if groups else None,
-                           "ci95_p50_ms": None, "method": None}
+                           "ci95_p50_ms": None, "method": None, "session_cv": session_cv}
     if len(groups) >= 2:
         point = point_estimate(groups, ["p50"])
-        lo, hi = t_interval(point, bootstrap(groups, ["p50"], n_resamples=1000), len(groups))
+        lo, hi = t_interval(point, bootstrap(groups, ["p50"], n_resamples=1000), len(groups), session_cv or 0.0)
         out["ci95_p50_ms"] = [float(lo[0]), float(hi[0])]
         out["mean_p50_ms"] = float(point[0])
         out["method"] = ("two-level bootstrap (repeats, then samples within them) standard error, "
-                         f"Student's t with {len(groups) - 1} degrees of freedom, 95%")
+                         f"Student's t over {len(groups)} repeats, 95%"
+                         + (f", plus the target's session CV {session_cv:.1%}" if session_cv else ""))
     return out
 
 
@@ -92,8 +93,9 @@ def _energy(repeats: list[dict[str, Any]]) -> dict[str, Any] | None:
     return merged
 
 
-def finish_report(report: dict[str, Any]) -> dict[str, Any]:
-    """Derive timing, statistics, resources, energy and partial state from report["repeats"]."""
+def finish_report(report: dict[str, Any], session_cv: float | None = None) -> dict[str, Any]:
+    """Derive timing, statistics, resources, energy and partial state from report["repeats"].
+    `session_cv`: the target profile's between-session drift (hierarchical.py), added to intervals."""
     reps = report["repeats"]
     batch = int(report["settings"].get("batch_size") or 1)
     samples = [s for r in reps for s in r["samples_ns"]]
@@ -102,7 +104,7 @@ def finish_report(report: dict[str, Any]) -> dict[str, Any]:
                         "samples_ns": samples}
     stats = summarize(samples, batch)
     if stats is not None:
-        stats["between_repeats"] = _between(reps, batch)
+        stats["between_repeats"] = _between(reps, batch, session_cv)
     report["statistics"] = stats
     report["resources"] = {
         "peak_rss_mb": max((r["peak_rss_mb"] for r in reps if r["peak_rss_mb"] is not None), default=None),
@@ -128,7 +130,7 @@ def finish_report(report: dict[str, Any]) -> dict[str, Any]:
     return report
 
 
-def merge_repeats(reports: list[dict[str, Any]]) -> dict[str, Any]:
+def merge_repeats(reports: list[dict[str, Any]], session_cv: float | None = None) -> dict[str, Any]:
     """Reports of single repeats of one artifact (each from its own runner process) -> one report."""
     if not reports:
         raise EdgeferError("no repeat to merge")
@@ -149,4 +151,4 @@ def merge_repeats(reports: list[dict[str, Any]]) -> dict[str, Any]:
         for rec in r.get("repeats") or []:
             repeats.append({**rec, "index": len(repeats)})
     merged["repeats"] = repeats
-    return finish_report(merged)
+    return finish_report(merged, session_cv)

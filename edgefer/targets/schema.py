@@ -275,6 +275,11 @@ class BenchDefaults(_Strict):
     # independent processes to estimate it (see docs/statistics.md for how the defaults were chosen).
     repeat: int = Field(default=5, ge=1, le=1000, description="Repeats: independent runner processes per artifact.")
     lock_timeout_s: float = Field(default=600.0, ge=0, description="How long a bench waits for a busy board.")
+    # Repeats of one bench run back to back and cannot see drift over minutes (VM neighbours,
+    # thermal state): the between-session CV of the p50, measured with benchmarks/aa_false_alarms.py,
+    # is added to every interval (edgefer/runner/hierarchical.py). None: repeats only.
+    session_cv: float | None = Field(default=None, ge=0, le=1, description="Between-session CV of the p50.")
+    session_cv_source: str | None = Field(default=None, description="How session_cv was measured.")
 
 
 class InstructionCountSpec(_Strict):
