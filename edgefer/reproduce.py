@@ -210,16 +210,14 @@ def _bench_torch_row(r: Row, model: str, s: Settings, cache: Cache, out: Path, s
 
 
 def _fill_from_report(row: Row, rep: dict) -> None:
-    import numpy as np
+    from edgefer.compare import repeat_groups
+    from edgefer.runner.hierarchical import point_estimate
 
-    from edgefer.compare import per_sample_ms
-
-    ms = per_sample_ms(rep)
-    if ms.size:
-        row.p50_ms, row.p90_ms = (float(v) for v in np.percentile(ms, [50, 90]))
-        row.mean_ms = float(ms.mean())
-        row.throughput_sps = float(1e3 / ms.mean())
-    row.n_samples = int(ms.size)
+    groups = [g for g in repeat_groups(rep) if g.size]
+    if groups:  # the same statistics as compare: means over repeats of each repeat's p50/p90/mean
+        row.p50_ms, row.p90_ms, row.mean_ms = (float(v) for v in point_estimate(groups, ["p50", "p90", "mean"]))
+        row.throughput_sps = 1e3 / row.mean_ms
+    row.n_samples = int(sum(g.size for g in groups))
     e = rep.get("energy") or {}
     row.energy_status, row.energy_reason = e.get("status"), e.get("reason")
     if e.get("status") in ("measured", "estimated"):
@@ -617,8 +615,8 @@ def to_markdown(res: ReproduceResult) -> str:
         lines += [f"Target: {t.get('name')} ({t.get('board') or 'board n/a'}, {t.get('arch')}, {t.get('transport')})"
                   + (" — EMULATED: timings are not those of real hardware" if any(r.emulated for p in res.papers for r in p.rows) else ""), ""]
     lines += [res.note, "",
-              "Ours: params/MACs/FLOPs at the zoo model's default input, batch 1; latency = per-sample p50/p90 of the "
-              "timed runs; ratio = ours / published. Published figures come from benchmarks/papers.yaml with their "
+              "Ours: params/MACs/FLOPs at the zoo model's default input, batch 1; latency = per-sample p50/p90, the mean over "
+              "repeats (separate runner processes) of each repeat's; ratio = ours / published. Published figures come from benchmarks/papers.yaml with their "
               "source; their hardware differs from this target, so latency ratios compare machines, not only models.", ""]
     for p in res.papers:
         lines += [f"## {p.short_name} — {p.title}", "", f"Seed `{p.id}`. {p.notes}", ""]
