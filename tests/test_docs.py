@@ -66,7 +66,7 @@ def _mentions(text: str):
 def _check(words: list[str], root) -> list[str]:
     """Problems with one invocation: unknown (sub)command or option."""
     cmd, path = root, ["edgefer"]
-    args = words[1:]
+    args = [w.rstrip(",.;:`)") for w in words[1:]]  # prose punctuation after a command word
     is_group = lambda c: isinstance(getattr(c, "commands", None), dict)  # noqa: E731 (typer bundles its own click)
     while args and is_group(cmd) and not args[0].startswith("-"):
         sub = cmd.commands.get(args[0])

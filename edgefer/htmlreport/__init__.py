@@ -39,8 +39,12 @@ def render_html(paths: list[str]) -> str:
             parts.append(sections.run_directory(data, path, "study"))
         else:
             raise EdgeferError(f"{path}: edgefer kind {kind!r} has no HTML rendering")
-    kinds = sorted({d["kind"].split(".", 1)[1] for _, d in loaded})
-    title = "edgefer " + " + ".join(kinds)
+    names = {"edgefer.bench.report": "bench report", "edgefer.pipeline.report": "pipeline run",
+             "edgefer.compare": "comparison", "edgefer.reproduce": "reproduce run", "edgefer.study": "study"}
+    counts: dict[str, int] = {}
+    for _, d in loaded:
+        counts[names[d["kind"]]] = counts.get(names[d["kind"]], 0) + 1
+    title = "edgefer: " + ", ".join(f"{n} {k}{'s' if n > 1 else ''}" for k, n in counts.items())
     subtitle = ", ".join(sections.name_of(p) for p in paths)
     footer = (f"made by edgefer {__version__} on {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC} from "
               f"{len(paths)} file(s); intervals include between-run variance (repeats), emulated and estimated "
