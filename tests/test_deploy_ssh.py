@@ -44,10 +44,15 @@ def one_line(exc: pytest.ExceptionInfo) -> str:
 def test_deploy_and_bench_over_ssh_with_a_nasty_workdir(sshd, model):
     t = sshd.target("local", workdir=NASTY)
     dep = deploy(model, t)
-    work = Path.home() / NASTY[2:]
+    import pwd
+
+    # `~/` on the device is the ssh user's home from the password database, not this process's $HOME
+    # (CI and the fresh-machine check run with a throw-away HOME)
+    home = Path(pwd.getpwuid(os.getuid()).pw_dir)
+    work = home / NASTY[2:]
     try:
         assert (work / dep.artifact).read_bytes() == model.read_bytes()
-        assert not list(Path.home().glob("INJECTED*")) and not list(work.parent.glob("INJECTED*"))
+        assert not list(home.glob("INJECTED*")) and not list(work.parent.glob("INJECTED*"))
         assert deploy(model, t).copied == []
         events = []
         report = bench_remote(model, t, ["--runs", "3", "--warmup", "1", "--energy", "none"], events.append)
