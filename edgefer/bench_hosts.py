@@ -88,20 +88,14 @@ class RunnerHost(ABC):
         its single-repeat report (partial when stopped)."""
 
 
-def holder_info(what: str) -> dict:
-    from edgefer.runner.lock import whoami
-
-    return whoami(what)
-
-
 class LocalHost(RunnerHost):
     """This machine: the runner as a child process of edgefer, the lock taken here."""
 
     @contextlib.contextmanager
     def hold(self, timeout_s: float, on_wait: WaitFn | None) -> Iterator[dict]:
-        from edgefer.runner.lock import BoardLock, describe_holder
+        from edgefer.runner.lock import BoardLock, describe_holder, whoami
 
-        lock = BoardLock(holder_info(" ".join(["edgefer", *sys.argv[1:3]]) or "edgefer bench"))
+        lock = BoardLock(whoami(" ".join(["edgefer", *sys.argv[1:3]])))
         waited = lock.acquire(timeout_s, on_wait=(lambda h: on_wait(describe_holder(h))) if on_wait else None)
         try:
             yield {"held": True, "lock": f"{self.target.name}:{lock.path}", "waited_s": round(waited, 3)}
@@ -167,7 +161,9 @@ class DeviceHost(RunnerHost):
     @contextlib.contextmanager
     def hold(self, timeout_s: float, on_wait: WaitFn | None) -> Iterator[dict]:
         dep = self._any()
-        holder = json.dumps(holder_info("edgefer bench from " + os.uname().nodename))
+        from edgefer.runner.lock import whoami
+
+        holder = json.dumps(whoami("edgefer bench from " + os.uname().nodename))
         proc = dep.spawn_runner("lock", "--holder", holder, "--timeout", str(timeout_s), step="lock the board")
         tail: list[str] = []
         errs = threading.Thread(

@@ -31,9 +31,7 @@ import numpy as np
 
 from edgefer.errors import EdgeferError, GateFailed
 
-ALPHA = 0.05
 CONFIDENCE = 0.95
-N_RESAMPLES = 2000
 MIN_SAMPLES = 5  # below this no test is run: the verdict says so
 _SEED = 20261121  # fixed: the same reports always give the same intervals
 

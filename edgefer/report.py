@@ -221,13 +221,18 @@ Statistics.model_rebuild()
 Repeat.model_rebuild()
 
 
-def validate_report(data: dict[str, Any], source: str = "report") -> Report:
+def validate_as(model: type[BaseModel], data: dict[str, Any], source: str) -> Any:
+    """`model.model_validate(data)`, the first pydantic error as one line naming the field."""
     try:
-        return Report.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"]) or "(top level)"
         raise EdgeferError(f"invalid {source}: {where}: {err['msg']} ({exc.error_count()} error(s))") from None
+
+
+def validate_report(data: dict[str, Any], source: str = "report") -> Report:
+    return validate_as(Report, data, source)
 
 
 def read_json_object(path: str | os.PathLike) -> dict[str, Any]:

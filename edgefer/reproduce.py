@@ -20,7 +20,6 @@ the weights, but int8 calibration uses random inputs unless `calib_data` is give
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import os
 import shlex

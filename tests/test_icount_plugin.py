@@ -185,7 +185,6 @@ def _counted(report: dict, per_inference: float, cpu_view: str = "cortex-a72") -
 
 
 def test_compare_counts_are_exact_and_gated_without_the_board():
-    import numpy as np
     from _synthetic_reports import repeat_samples, synthetic_report
 
     BASE = repeat_samples(10.0, seed=1)

@@ -15,15 +15,3 @@ def check_choice(option: str, value: str | None, choices: Iterable[str]) -> None
     if value is not None and value not in choices:
         raise EdgeferError(f"invalid {option} {value!r}", hint=f"choose from: {', '.join(choices)}")
 
-
-def check_range(option: str, value: float | int | None, lo: float | None = None, hi: float | None = None) -> None:
-    """lo <= value <= hi (either bound optional); NaN and infinities are refused."""
-    if value is None:
-        return
-    import math
-
-    if isinstance(value, float) and not math.isfinite(value):
-        raise EdgeferError(f"{option} must be a finite number, got {value}")
-    if (lo is not None and value < lo) or (hi is not None and value > hi):
-        bounds = f">= {lo:g}" if hi is None else f"<= {hi:g}" if lo is None else f"between {lo:g} and {hi:g}"
-        raise EdgeferError(f"{option} must be {bounds}, got {value:g}")

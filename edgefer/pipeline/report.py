@@ -8,9 +8,8 @@ from __future__ import annotations
 import os
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from edgefer.errors import EdgeferError
 from edgefer.report import Artifact, Environment, RuntimeInfo, TargetInfo
 
 KIND = "edgefer.pipeline.report"
@@ -178,12 +177,9 @@ class PipelineReport(_M):
 
 
 def validate_pipeline_report(data: dict[str, Any], source: str = "pipeline report") -> PipelineReport:
-    try:
-        return PipelineReport.model_validate(data)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        raise EdgeferError(f"invalid {source}: {where}: {err['msg']} ({exc.error_count()} error(s))") from None
+    from edgefer.report import validate_as
+
+    return validate_as(PipelineReport, data, source)
 
 
 def read_json(path: str | os.PathLike) -> dict[str, Any]:
