@@ -1,14 +1,16 @@
 """Pipeline glue overhead and the detector's latency beside its published figure.
 
-    python benchmarks/pipeline_overhead.py --classifier edgefer-out/mobilenet_v1 [--frames 300] [--rounds 5]
-        [--threads 1] [--resize auto|numpy|cv2] [--photo astronaut]
+    python benchmarks/pipeline_overhead.py --classifier edgefer-out/mobilenet_v1 [--classifier DIR ...]
+        [--format onnx,tflite] [--precision fp32,int8] [--frames 300] [--rounds 5] [--threads 1]
+        [--resize auto|numpy|cv2] [--photo astronaut]
 
-One process, one pipeline run per round over a real photo with a face (scikit-image's bundled
+One runner process per round (rounds interleaved across classifiers) over a real photo with a face (scikit-image's bundled
 astronaut.png, decoded once into an in-memory frame stack, so acquisition is a pixel copy and
 not PNG decoding). For every frame the run records the end-to-end time and, inside it, the two
 runtime calls (BlazeFace, the classifier). Glue = end to end - runtime calls - acquisition:
 letterbox + anchor decoding + NMS, crop + resize + normalisation, softmax, queue/bookkeeping.
-Printed per round: the per-frame glue share glue/e2e (median and p90 over frames) and the
+Several classifiers (and formats/precisions of a converted directory) are measured side by side,
+interleaved round by round. Printed per round: the per-frame glue share glue/e2e (median and p90 over frames) and the
 aggregate sum(glue)/sum(e2e); the goal, <= 5 % of the end-to-end time per frame, is judged on
 the per-frame median (the aggregate is also printed: on a shared CPU it is inflated by frames
 whose glue happened to be preempted). Acquisition (the frame copy) is printed apart, as a camera would deliver it.
@@ -35,20 +37,51 @@ PUBLISHED = [("BlazeFace, flagship phone GPUs (paper abstract)", 1.0, 5.0),
              ("YuNet (not BlazeFace), OpenCV zoo, Raspberry Pi 4B CPU", 5.4, 5.4)]
 
 
-def _classifier(arg: str | None, tmp: str) -> str:
-    if arg:
-        return arg
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from harness_overhead import fer_sized_onnx
+def _artifacts(classifiers: list[str] | None, formats: str | None, precisions: str | None,
+               tmp: str) -> list[tuple[str, str, str | None, str | None]]:
+    """(label, path, format, precision) for every classifier x format x precision asked for."""
+    if not classifiers:
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        from harness_overhead import fer_sized_onnx
 
-    return fer_sized_onnx(os.path.join(tmp, "fer_sized.onnx"))
+        return [("FER-sized conv net 1x48x48 (onnx.helper)", fer_sized_onnx(os.path.join(tmp, "fer_sized.onnx")),
+                 None, None)]
+    out = []
+    for cls in classifiers:
+        if not os.path.isdir(cls):
+            out.append((os.path.basename(cls), cls, None, None))
+            continue
+        for fmt in (formats or "onnx").split(","):
+            for prec in (precisions or "fp32").split(","):
+                out.append((f"{os.path.basename(os.path.normpath(cls))} {prec} {fmt}", cls, fmt, prec))
+    return out
+
+
+def _round(run_pipeline, path: str, fmt: str | None, prec: str | None, frames: str, a) -> dict:
+    r = run_pipeline(path, "blazeface", frames, fmt=fmt, precision=prec, frames=a.frames, warmup=10,
+                     threads=a.threads, resize=a.resize, energy="none", repeat=1)  # a round = one runner process
+    f = {name: np.asarray(v, np.float64) / 1e6 for name, v in r["frames"].items() if name.endswith("_ns")}
+    if not r["frames"]["faces"] or min(r["frames"]["faces"]) < 1:
+        raise SystemExit("error: the photo gave frames without a face; glue would not include the classifier")
+    e2e = f["e2e_ns"] - f["acquire_ns"]
+    runtime = f["detect_runtime_ns"] + f["classify_runtime_ns"]
+    glue = e2e - runtime
+    return {"e2e": float(np.median(e2e)), "runtime": float(np.median(runtime)), "glue": float(np.median(glue)),
+            "median": float(np.median(glue / e2e)), "p90": float(np.percentile(glue / e2e, 90)),
+            "aggregate": float(glue.sum() / e2e.sum()), "acquire": float(np.median(f["acquire_ns"])),
+            "det_glue": float(np.median(f["detect_ns"] - f["detect_runtime_ns"])),
+            "det_runtime": float(np.median(f["detect_runtime_ns"])),
+            "cls_runtime": float(np.median(f["classify_runtime_ns"])),
+            "prep": float(np.median(f["preprocess_ns"])), "post": float(np.median(f["postprocess_ns"])), "report": r}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--classifier", help="artifact file or converted directory (default: a FER-sized ONNX net)")
-    ap.add_argument("--precision", help="in a converted directory: fp32|int8")
-    ap.add_argument("--format", dest="fmt", help="in a converted directory: onnx|tflite")
+    ap.add_argument("--classifier", action="append",
+                    help="artifact file or converted directory; repeat for several, measured side by side "
+                         "(default: a FER-sized ONNX net)")
+    ap.add_argument("--precision", help="in a converted directory: fp32|int8, or a comma list")
+    ap.add_argument("--format", dest="fmt", help="in a converted directory: onnx|tflite, or a comma list")
     ap.add_argument("--frames", type=int, default=300)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--threads", type=int, default=1)
@@ -64,38 +97,37 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         frames = os.path.join(tmp, "frames.npy")
         np.save(frames, img)
-        cls = _classifier(a.classifier, tmp)
-        shares, medians, det_p50 = [], [], []
-        print(f"classifier {cls} ({a.fmt or 'any'}/{a.precision or 'any'}), BlazeFace short range, photo {a.photo} "
-              f"{img.shape[1]}x{img.shape[0]}, {a.frames} frames x {a.rounds} rounds, threads {a.threads}")
-        print(f"{'round':>5} {'e2e p50':>9} {'runtime':>9} {'glue':>8} {'median share':>13} {'p90 share':>10} "
-              f"{'aggregate':>10} "
-              f"{'acquire':>8} {'det glue':>9} {'prep':>7} {'post':>7}   (ms, p50 per frame)")
+        arts = _artifacts(a.classifier, a.fmt, a.precision, tmp)
+        print(f"BlazeFace short range, photo {a.photo} {img.shape[1]}x{img.shape[0]}, {a.frames} frames x "
+              f"{a.rounds} rounds per classifier, classifiers interleaved round by round, threads {a.threads}")
+        print(f"{'round':>5} {'classifier':<34} {'e2e p50':>8} {'runtime':>8} {'glue':>7} {'median share':>13} "
+              f"{'p90 share':>10} {'aggregate':>10} {'acquire':>8} {'det glue':>9} {'prep':>7} {'post':>7}"
+              f"   (ms, p50 per frame)")
+        rounds: dict[str, list[dict]] = {label: [] for label, *_ in arts}
         for k in range(a.rounds):
-            r = run_pipeline(cls, "blazeface", frames, fmt=a.fmt, precision=a.precision, frames=a.frames, warmup=10,
-                             threads=a.threads, resize=a.resize, energy="none")
-            f = {name: np.asarray(v, np.float64) / 1e6 for name, v in r["frames"].items() if name.endswith("_ns")}
-            if not r["frames"]["faces"] or min(r["frames"]["faces"]) < 1:
-                raise SystemExit("error: the photo gave frames without a face; glue would not include the classifier")
-            e2e = f["e2e_ns"] - f["acquire_ns"]
-            runtime = f["detect_runtime_ns"] + f["classify_runtime_ns"]
-            glue = e2e - runtime
-            share, median = glue.sum() / e2e.sum(), float(np.median(glue / e2e))
-            p90 = float(np.percentile(glue / e2e, 90))
-            shares.append(share)
-            medians.append(median)
-            det_p50.append(float(np.median(f["detect_runtime_ns"])))
-            print(f"{k + 1:>5} {np.median(e2e):9.3f} {np.median(runtime):9.3f} {np.median(glue):8.3f} "
-                  f"{100 * median:12.2f}% {100 * p90:9.2f}% {100 * share:9.2f}% {np.median(f['acquire_ns']):8.3f} "
-                  f"{np.median(f['detect_ns'] - f['detect_runtime_ns']):9.3f} {np.median(f['preprocess_ns']):7.3f} "
-                  f"{np.median(f['postprocess_ns']):7.3f}")
-        print(f"resize backend: {r['settings']['resize']}; classifier runtime {r['classifier']['runtime']['name']} "
-              f"{r['classifier']['runtime']['version']}; machine {r['environment']['cpu_model']}")
-        verdict = "OK" if statistics.median(medians) <= 0.05 else "ABOVE GOAL"
-        print(f"glue share of the end-to-end time per frame (median over frames, median over rounds): "
-              f"{100 * statistics.median(medians):.2f} %; goal <= 5 %: {verdict} "
-              f"(aggregate sum(glue)/sum(e2e): {100 * statistics.median(shares):.2f} %)")
-        print(f"BlazeFace runtime call p50 here: {statistics.median(det_p50):.3f} ms")
+            for label, path, fmt, prec in arts:
+                m = _round(run_pipeline, path, fmt, prec, frames, a)
+                rounds[label].append(m)
+                print(f"{k + 1:>5} {label:<34} {m['e2e']:8.3f} {m['runtime']:8.3f} {m['glue']:7.3f} "
+                      f"{100 * m['median']:12.2f}% {100 * m['p90']:9.2f}% {100 * m['aggregate']:9.2f}% "
+                      f"{m['acquire']:8.3f} {m['det_glue']:9.3f} {m['prep']:7.3f} {m['post']:7.3f}")
+        r = rounds[arts[-1][0]][-1]["report"]
+        print(f"resize backend: {r['settings']['resize']}; machine {r['environment']['cpu_model']}")
+        print("\nglue share of the end-to-end time per frame (median over frames, median over rounds; "
+              "goal <= 5 %):")
+        print(f"{'classifier':<34} {'e2e p50':>8} {'detector':>9} {'classifier':>11} {'glue':>7} {'share':>7} "
+              f"{'aggregate':>10}  verdict")
+        det_p50 = []
+        for label, ms in rounds.items():
+            med = statistics.median(m["median"] for m in ms)
+            det_p50 += [m["det_runtime"] for m in ms]
+            print(f"{label:<34} {statistics.median(m['e2e'] for m in ms):8.3f} "
+                  f"{statistics.median(m['det_runtime'] for m in ms):9.3f} "
+                  f"{statistics.median(m['cls_runtime'] for m in ms):11.3f} "
+                  f"{statistics.median(m['glue'] for m in ms):7.3f} {100 * med:6.2f}% "
+                  f"{100 * statistics.median(m['aggregate'] for m in ms):9.2f}%  "
+                  f"{'OK' if med <= 0.05 else 'ABOVE GOAL'}")
+        print(f"\nBlazeFace runtime call p50 here: {statistics.median(det_p50):.3f} ms")
         for what, lo, hi in PUBLISHED:
             fig = f"{lo:.1f} ms" if lo == hi else f"{lo:.1f}-{hi:.1f} ms"
             print(f"  published: {fig:>12}  {what}")

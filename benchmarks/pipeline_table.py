@@ -1,7 +1,7 @@
 """The docs' pipeline table: BlazeFace + a converted zoo classifier over real photos, per stage.
 
     python benchmarks/pipeline_table.py --classifier edgefer-out/mobilenet_v1 [--photos DIR]
-        [--frames 200] [--threads 1] [--out-dir reports/]
+        [--frames 200] [--threads 1] [--repeat 1] [--out-dir reports/]
 
 Without --photos, four photos bundled with scikit-image are used (astronaut and camera have a
 face, coffee and chelsea have none), copied into a temp folder, so acquisition is real PNG
@@ -27,6 +27,8 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=200)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out-dir", help="also keep each report here")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="runner processes per artifact (the figures are over all their frames; default 1)")
     a = ap.parse_args()
 
     from edgefer.convert.manifest import read_manifest
@@ -49,7 +51,7 @@ def main() -> None:
             out = os.path.join(a.out_dir, f"{art['file']}.json") if a.out_dir else None
             r = run_pipeline(a.classifier, "blazeface", photos, fmt=art["format"], precision=art["precision"],
                              frames=a.frames, warmup=8, threads=a.threads, energy="none", out=out,
-                             label=art["file"])
+                             label=art["file"], repeat=a.repeat)
             s = r["statistics"]
             st = s["stages"]
             face = s["per_face"]

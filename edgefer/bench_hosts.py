@@ -106,31 +106,10 @@ class LocalHost(RunnerHost):
                    extra: list[str] | None = None) -> dict:
         with tempfile.TemporaryDirectory(prefix="edgefer-repeat-") as tmp:
             out = os.path.join(tmp, "report.json")
-            argv = [sys.executable, "-m", "edgefer.runner", "bench", path, "--out", out, "--progress", "jsonl",
-                    "--repeat-index", str(index), "--target-json", json.dumps(self.target.summary()),
-                    *settings.to_argv(), *(extra or [])]
-            env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-                p for p in (_PACKAGE_PARENT, os.environ.get("PYTHONPATH")) if p)}
-            tail: list[str] = []
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                    stderr=subprocess.PIPE, env=env, start_new_session=True)
-            route = route_events(on_event, tail)
-            reader = threading.Thread(
-                target=lambda: [route(raw.decode(errors="replace").rstrip("\r\n")) for raw in proc.stderr], daemon=True)
-            reader.start()
-            interrupted = False
-            try:
-                rc = proc.wait()
-            except KeyboardInterrupt:
-                interrupted = True
-                proc.send_signal(signal.SIGINT)
-                try:
-                    rc = proc.wait(timeout=STOP_TIMEOUT_S)
-                except (KeyboardInterrupt, subprocess.TimeoutExpired):
-                    proc.kill()
-                    rc = proc.wait()
-            reader.join(timeout=5)
-            report = _read_json(out)
+            report, rc, tail, interrupted = run_runner_process(
+                ["-m", "edgefer.runner", "bench", path, "--out", out, "--progress", "jsonl",
+                 "--repeat-index", str(index), "--target-json", json.dumps(self.target.summary()),
+                 *settings.to_argv(), *(extra or [])], out, on_event)
         if report is None:
             if interrupted:
                 raise KeyboardInterrupt
@@ -138,6 +117,36 @@ class LocalHost(RunnerHost):
                 raise EdgeferError(runner_error(tail, rc))
             raise EdgeferError(f"the benchmark runner failed (exit {rc}): {runner_error(tail, rc)}")
         return mark_interrupted(report, "stopped on the host by Ctrl-C/SIGTERM") if interrupted else report
+
+
+def run_runner_process(args: list[str], out: str, on_event: EventFn | None = None
+                       ) -> tuple[dict | None, int, list[str], bool]:
+    """This interpreter running `args` (e.g. ["-m", "edgefer.runner", "bench", ...]) as a child
+    process that writes its report to `out`. Ctrl-C/SIGTERM here is passed on as SIGINT, so the
+    runner writes what it measured before it exits. -> (the report or None, exit status, the
+    last stderr lines, whether it was interrupted)."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (_PACKAGE_PARENT, os.environ.get("PYTHONPATH")) if p)}
+    tail: list[str] = []
+    # its own session: a Ctrl-C reaches the runner through us, once, after we decided to stop
+    proc = subprocess.Popen([sys.executable, *args], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, env=env, start_new_session=True)
+    route = route_events(on_event, tail)
+    reader = threading.Thread(
+        target=lambda: [route(raw.decode(errors="replace").rstrip("\r\n")) for raw in proc.stderr], daemon=True)
+    reader.start()
+    interrupted = False
+    try:
+        rc = proc.wait()
+    except KeyboardInterrupt:
+        interrupted = True
+        proc.send_signal(signal.SIGINT)
+        try:
+            rc = proc.wait(timeout=STOP_TIMEOUT_S)
+        except (KeyboardInterrupt, subprocess.TimeoutExpired):
+            proc.kill()
+            rc = proc.wait()
+    reader.join(timeout=5)
+    return _read_json(out), rc, tail, interrupted
 
 
 class DeviceHost(RunnerHost):

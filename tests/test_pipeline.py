@@ -38,6 +38,7 @@ def _run(cls, source, **kw):
 
     kw.setdefault("energy", "none")
     kw.setdefault("threads", 1)
+    kw.setdefault("repeat", 1)  # repeats have their own tests
     return run_pipeline(str(cls), kw.pop("detector", "blazeface"), str(source), **kw)
 
 
@@ -119,8 +120,21 @@ def test_paced_above_capacity_misses_deadlines(cls_dir, tmp_path, capsys):
 def test_paced_below_capacity_keeps_the_clock(cls_dir):
     r = _run(cls_dir, "synthetic:160x120", fps=20, duration_s=1.0, warmup=1)
     p = r["paced"]
-    assert 15 <= p["offered"] <= 21 and p["processed"] >= 15  # frames only arrive every 50 ms
-    assert r["statistics"]["wall_s"] >= 0.7
+    assert p["offered"] == p["processed"] + p["dropped"] == 20  # a frame every 50 ms for 1 s
+    assert p["processed"] >= 15 and r["statistics"]["wall_s"] >= 0.7
+
+
+def test_camera_clock_offers_fps_times_duration_frames():
+    """Arrivals at round(k x 1e9 / fps): 30 fps for 60 s offers 1800 frames, not the 1801 an
+    integer period (33,333,333 ns) would put inside the window."""
+    from edgefer.runner.pipeline.loop import CameraClock
+
+    for fps, seconds, offered in ((30, 60, 1800), (29.97, 10, 300), (1000, 1.5, 1500), (7, 1, 7), (24, 3600, 86400)):
+        clock = CameraClock(fps)
+        assert clock.offered(int(seconds * 1e9)) == offered
+        assert clock.arrival(offered - 1) < seconds * 1e9 <= clock.arrival(offered)
+    clock = CameraClock(30)
+    assert [clock.newest(t) for t in (0, 33_333_332, 33_333_333, 66_666_667, 10**9)] == [0, 0, 1, 2, 30]
 
 
 def test_report_show_and_compare(cls_dir, tmp_path, capsys):
@@ -136,6 +150,58 @@ def test_report_show_and_compare(cls_dir, tmp_path, capsys):
     c = json.loads((tmp_path / "c.json").read_text())
     assert c["kind"] == "edgefer.pipeline.compare" and [row["stage"] for row in c["stages"]["second run"]][:5] == [
         "acquire", "detect", "preprocess", "classify", "postprocess"]
+
+
+def test_repeats_are_runner_processes_and_compare_judges_them(cls_dir, tmp_path, capsys):
+    """Three repeats, each its own runner process: one report with a summary per repeat and every
+    frame tagged with its repeat; compare's interval comes from the repeats (plus the profile's
+    session drift), so two runs of the same pipeline pass a 50 % gate."""
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    for path in (a, b):
+        r = _run(cls_dir, skimage_photo("astronaut"), frames=12, warmup=1, repeat=3, out=str(path))
+    assert r["schema_version"] == "2" and [x["index"] for x in r["repeats"]] == [0, 1, 2]
+    assert all(x["frames"] == 12 and x["e2e_p50_ms"] > 0 for x in r["repeats"])
+    assert r["frames"]["repeat"] == [0] * 12 + [1] * 12 + [2] * 12 and r["statistics"]["frames"] == 36
+    assert len({x["pid"] for x in r["repeats"]} | {os.getpid()}) == 4 and r["between_repeats"]["k"] == 3
+    assert r["between_repeats"]["session_cv"] == pytest.approx(0.035)  # targets/local.yaml
+    assert r["statistics"]["wall_s"] == pytest.approx(sum(x["wall_s"] for x in r["repeats"]))
+    ends = r["frames"]["end_ns"]
+    assert all(x <= y for x, y in zip(ends, ends[1:]))  # the repeats' clocks run on, back to back
+    assert cli(["report", "show", str(a)]) == 0 and "3 runner processes" in capsys.readouterr().out
+    assert cli(["compare", str(a), str(b), "--json", str(tmp_path / "c.json"), "--fail-on-regression", "50%"]) == 0
+    rows = {row["stage"]: row for row in json.loads((tmp_path / "c.json").read_text())["stages"][str(b)]}
+    e2e = rows["e2e"]
+    assert e2e["method"] == "repeats" and e2e["ci_low"] < e2e["ratio"] < e2e["ci_high"]
+    assert e2e["verdict"] in ("faster", "slower", "no significant change") and not e2e["undecided"]
+
+
+def test_one_repeat_gives_no_verdict_and_a_gate_exits_2(cls_dir, tmp_path, capsys):
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    _run(cls_dir, "synthetic:160x120", frames=10, warmup=1, out=str(a))
+    _run(cls_dir, "synthetic:160x120", frames=10, warmup=1, out=str(b))
+    assert cli(["compare", str(a), str(b), "--fail-on-regression", "5%"]) == 2
+    assert "not enough repeats to judge the pipeline" in capsys.readouterr().err
+    assert cli(["compare", str(a), str(b), "--json", str(tmp_path / "c.json")]) == 0
+    rows = {row["stage"]: row for row in json.loads((tmp_path / "c.json").read_text())["stages"][str(b)]}
+    assert rows["e2e"]["undecided"] and "between-run variance unknown" in rows["e2e"]["verdict"]
+    assert rows["e2e"]["ci_low"] is None
+    rc = cli(["compare", str(a), str(b), "--within-run", "--json", str(tmp_path / "w.json")])
+    rows = {row["stage"]: row for row in json.loads((tmp_path / "w.json").read_text())["stages"][str(b)]}
+    assert rc == 0 and rows["e2e"]["method"].startswith("within-run only") and rows["e2e"]["ci_low"] is not None
+
+
+def test_paced_repeats_add_up_and_the_timeline_runs_on(cls_dir):
+    r = _run(cls_dir, "synthetic:160x120", fps=20, duration_s=1.0, warmup=1, repeat=2)
+    p = r["paced"]
+    assert [x["index"] for x in r["repeats"]] == [0, 1]
+    assert p["offered"] == p["processed"] + p["dropped"] == 40  # 20 per repeat
+    assert p["processed"] == r["statistics"]["frames"] == sum(x["frames"] for x in r["repeats"])
+    assert {t["repeat"] for t in r["timeline"]} == {0, 1}
+    assert [t["t_s"] for t in r["timeline"]] == list(range(len(r["timeline"])))
+
+
+def test_bad_repeat_is_one_line_exit_2(cls_dir, tmp_path, capsys):
+    assert "--repeat must be in [1, 100]" in _bad(tmp_path, capsys, "-c", str(cls_dir), "-s", "synthetic", "--repeat", "0")
 
 
 def test_interrupt_keeps_what_was_measured(cls_dir, tmp_path):
@@ -225,13 +291,13 @@ def test_crop_resize_follows_the_training_preprocessing():
     crop = img[81:174, 179:272]  # the face
     for src, size in ((crop, 48), (crop, 224), (img, 100), (crop[:, :60], 30)):
         ref = np.asarray(Image.fromarray(src).resize((size, size), Image.Resampling.BILINEAR), np.float32)
-        assert np.abs(imaging.resize(src, size, size, "numpy") - ref).max() <= 1.0  # Pillow rounds to uint8
+        assert np.abs(imaging.resize(src, size, size, "numpy") - ref).max() <= 1.0  # Pillow's filter, rounded to uint8
         if HAVE_CV2:  # INTER_AREA / INTER_LINEAR approximate Pillow's filter
             assert np.abs(imaging.resize(src, size, size, "cv2").astype(np.float32) - ref).mean() < 2.5
     if HAVE_CV2:
         a = imaging.resize(img, 128, 128, "numpy", antialias=False)
         b = imaging.resize(img, 128, 128, "cv2", antialias=False)
-        assert np.abs(a - b).max() <= 1.0
+        assert a.dtype == b.dtype == np.uint8 and np.abs(a.astype(int) - b.astype(int)).max() <= 1
 
 
 def test_weighted_nms_merges_overlapping_boxes():
@@ -312,15 +378,77 @@ def _weighted_nms_reference(boxes, scores, threshold):
     return np.array([b for b, _ in out]), np.array([s for _, s in out])
 
 
-def test_vectorised_nms_equals_the_reference_on_random_boxes():
-    from edgefer.runner.pipeline.detectors.blazeface import nms
+def test_both_nms_paths_equal_the_reference_on_random_boxes():
+    """Python floats for a few candidates, the IoU matrix for many: the same boxes."""
+    from edgefer.runner.pipeline.detectors.blazeface import _nms_matrix, _nms_python, nms
 
     rng = np.random.default_rng(1)
     for _ in range(200):
-        n = int(rng.integers(1, 25))
+        n = int(rng.integers(1, 70))
         xy, wh = rng.uniform(0, 1, (n, 2)), rng.uniform(0.05, 0.4, (n, 2))
         boxes = np.concatenate([xy, xy + wh], axis=1).astype(np.float32)
         scores = rng.uniform(0.5, 1, n).astype(np.float32)
-        kept, ks = nms(boxes, scores, 0.3, weighted=True)
         ref, rs = _weighted_nms_reference(boxes, scores, 0.3)
-        assert kept.shape == ref.shape and np.allclose(kept, ref, atol=1e-5) and np.allclose(ks, rs)
+        kept, ks = nms(boxes, scores, 0.3, weighted=True)
+        few, fs = _nms_python(boxes.tolist(), scores.tolist(), 0.3, True)
+        many, ms = _nms_matrix(boxes, scores, 0.3, True)
+        for b, s in ((kept, ks), (np.asarray(few, np.float32).reshape(-1, 4), np.asarray(fs)), (many, ms)):
+            assert b.shape == ref.shape and np.allclose(b, ref, atol=1e-5) and np.allclose(s, rs)
+
+
+def test_blazeface_decodes_few_and_many_candidates_alike():
+    """decode() takes Python floats for a few candidates and numpy for crowds: the same faces,
+    for square, landscape and portrait frames (letterbox undone, clipped to the frame)."""
+    from edgefer.runner.pipeline.detectors.blazeface import BlazeFace
+
+    det = BlazeFace(_blazeface(), threads=1, resize_backend="numpy")
+    rng = np.random.default_rng(0)
+    for shape in ((512, 512, 3), (480, 640, 3), (300, 200, 3)):
+        det._letterbox(np.zeros(shape, np.uint8))
+        for _ in range(100):
+            n = int(rng.integers(0, 60))
+            raw_scores = np.full(896, -5, np.float32)
+            raw_scores[rng.choice(896, n, replace=False)] = rng.uniform(0.1, 10, n)
+            raw_boxes = rng.normal(0, 8, (896, 16)).astype(np.float32)
+            raw_boxes[:, 2:4] = rng.uniform(-2, 60, (896, 2))  # some widths/heights <= 0: invalid
+            few, fs = det.decode(raw_boxes, raw_scores, python_max=10**6)
+            many, ms = det.decode(raw_boxes, raw_scores, python_max=0)
+            assert few.shape == many.shape and np.allclose(few, many, atol=1e-3) and np.allclose(fs, ms)
+            assert (few[:, :2] >= 0).all() and (few[:, 2] <= shape[1]).all() and (few[:, 3] <= shape[0]).all()
+
+
+def test_crop_pixels_map_through_one_table_as_the_float_formula():
+    """The classifier's scaling, mean/std and int8 quantization as one look-up table give
+    exactly what the float formula gives on the same 8-bit pixels (OpenCV's LUT and numpy's)."""
+    from edgefer.runner.pipeline import imaging
+    from edgefer.runner.runtimes.base import TensorInfo, quantize
+
+    rng = np.random.default_rng(2)
+    mean, std = np.array([0.485, 0.456, 0.406], np.float32), np.array([0.229, 0.224, 0.225], np.float32)
+    a, b = (1 / std) / 255, -mean / std
+    px = rng.integers(0, 256, (24, 24, 3), dtype=np.uint8)
+    want = px.astype(np.float32) * a + b
+    info = TensorInfo("x", [1, 3, 24, 24], "int8", "NCHW", {"scale": 0.02, "zero_point": -3})
+    table_f = imaging.PixelTable(a, b, 3, np.dtype(np.float32))
+    table_q = imaging.PixelTable(a, b, 3, np.dtype(np.int8), quantize=lambda v: quantize(v, info))
+    for backend in ("numpy", "cv2") if HAVE_CV2 else ("numpy",):
+        for layout, to_layout in (("NHWC", lambda t: t[None]), ("NCHW", lambda t: t.transpose(2, 0, 1)[None])):
+            assert np.array_equal(table_f.to_tensor(px, layout, backend), to_layout(want))
+            assert np.array_equal(table_q.to_tensor(px, layout, backend), to_layout(quantize(want, info)))
+        gray = imaging.PixelTable(np.float32(1 / 255), np.float32(0), 1, np.dtype(np.float32))
+        assert np.array_equal(gray.to_tensor(px[:, :, 0], "NCHW", backend),
+                              (px[:, :, 0].astype(np.float32) * np.float32(1 / 255))[None, None])
+
+
+def test_gray_is_pillows_luma():
+    from PIL import Image
+
+    from edgefer.runner.pipeline import imaging
+
+    img = photo_rgb("astronaut")[::3, ::3].copy()
+    ref = np.asarray(Image.fromarray(img).convert("L"))
+    assert np.array_equal(imaging.to_gray(img, "numpy"), ref)
+    if HAVE_CV2:
+        assert np.abs(imaging.to_gray(img, "cv2").astype(int) - ref).max() <= 1
+
+

@@ -32,7 +32,9 @@ def test_pipeline_on_the_emulated_board(board, tmp_path):
     env = r["environment"]
     assert env["emulated"] is True and env["emulator"] == "qemu-aarch64 (cortex-a72)" and env["machine"] == "aarch64"
     assert r["target"]["name"] == "qemu-aarch64" and r["target"]["transport"] == "ssh" and out.is_file()
-    assert r["partial"] is False and r["statistics"]["frames"] == 3 and min(r["frames"]["faces"]) >= 1
+    # the profile's bench.repeat (2): two runner processes on the board, 3 frames each
+    assert r["partial"] is False and [x["frames"] for x in r["repeats"]] == [3, 3] and min(r["frames"]["faces"]) >= 1
+    assert r["statistics"]["frames"] == 6 and len({x["pid"] for x in r["repeats"]}) == 2
     assert r["source"]["kind"] == "npy" and "decoded on the host" in r["source"]["note"]
     assert r["settings"]["resize"] == "numpy" and r["settings"]["opencv"] is None  # no cv2 on the board
     assert r["classifier"]["preprocessing"]["from"] == "manifest" and r["detector"]["anchors"] == 896

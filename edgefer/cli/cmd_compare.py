@@ -64,7 +64,7 @@ def compare(
     threshold = parse_threshold(fail_on_regression) if fail_on_regression is not None else None
     from edgefer.pipeline.compare import compare_if_pipeline  # pipeline reports: stage by stage
 
-    if compare_if_pipeline(reports, baseline, threshold, markdown, json_out, plot):
+    if compare_if_pipeline(reports, baseline, threshold, markdown, json_out, plot, within_run):
         return
     cmp = compare_reports(reports, baseline=baseline, threshold=threshold, within_run=within_run)
     from edgefer import op_profile_compare as opc  # op types slower/faster, if the reports have profiles

@@ -24,7 +24,10 @@ def pipeline_cmd(
     fps: Optional[float] = typer.Option(None, "--fps", help="Camera-paced: frames arrive at this rate (needs --duration "
                                         "or --frames); drops, late frames and queueing delay are reported."),
     duration: Optional[float] = typer.Option(None, "--duration", help="Run for this many seconds."),
-    warmup: int = typer.Option(3, "--warmup", help="Untimed frames first."),
+    warmup: int = typer.Option(3, "--warmup", help="Untimed frames first (in every repeat)."),
+    repeat: Optional[int] = typer.Option(None, "--repeat", "-r", help="Runs, each a fresh runner process: the "
+                                         "between-run variance `edgefer compare` needs for a verdict (default: the "
+                                         "target profile's bench.repeat free-running, 1 camera-paced)."),
     threads: Optional[int] = typer.Option(None, "--threads", help="Runtime intra-op threads (detector and classifier)."),
     resize: str = typer.Option("auto", "--resize", help="Crop/letterbox resize: auto (OpenCV if installed), numpy, cv2."),
     nms: str = typer.Option("weighted", "--nms", help="BlazeFace NMS: weighted (MediaPipe) or plain."),
@@ -40,6 +43,7 @@ def pipeline_cmd(
     """Run the FER application: frame -> face detection -> crop + preprocessing -> classification -> result,
     each stage timed per frame; free-running or camera-paced (--fps F --duration S).
 
+    Every repeat is its own runner process; the report holds each repeat's summary and every frame.
     Ctrl-C (or SIGTERM) keeps the frames measured so far: the report is written, marked partial, exit 1.
     """
     from rich.console import Console
@@ -51,7 +55,7 @@ def pipeline_cmd(
     interrupt_on_sigterm()
     report = run_pipeline(classifier, detector, source, target=target, fmt=fmt, precision=precision, frames=frames,
                           fps=fps, duration_s=duration, warmup=warmup, threads=threads, resize=resize, nms=nms,
-                          crop_margin=crop_margin, energy=energy, label=label, out=out, plot=plot)
+                          crop_margin=crop_margin, energy=energy, label=label, out=out, plot=plot, repeat=repeat)
     if as_json:
         typer.echo(json.dumps(report, indent=1))
     else:

@@ -1,9 +1,9 @@
 """`run_pipeline()`: the library function behind `edgefer pipeline` (host side).
 
-The local machine runs the device-side session in-process (the same edgefer.runner.pipeline
-code a board runs); a board or the emulated board goes through edgefer.pipeline.remote. The
-host adds the target summary and label, validates the report against its schema, writes it
-atomically and draws the timeline plot.
+Each repeat is its own runner process (`python -m edgefer.runner.pipeline run`, the same code on
+this machine, a board or the emulated board: edgefer.pipeline.local / edgefer.pipeline.remote);
+the host merges the repeats into one report (edgefer.pipeline.repeats), adds the target summary
+and label, validates it against its schema, writes it atomically and draws the timeline plot.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from edgefer.errors import EdgeferError
 from edgefer.pipeline.resolve import resolve_classifier, resolve_detector
 
 ENERGY_MODES = ("auto", "none")
+MAX_REPEAT = 100
 
 
 def _energy_arg(mode: str, target: Any) -> Any:
@@ -31,13 +32,18 @@ def run_pipeline(
     precision: str | None = None, frames: int | None = None, fps: float | None = None,
     duration_s: float | None = None, warmup: int = 3, threads: int | None = None, resize: str = "auto",
     nms: str = "weighted", crop_margin: float = 0.1, energy: str = "auto", label: str | None = None,
-    out: str | None = None, plot: str | None = None,
+    out: str | None = None, plot: str | None = None, repeat: int | None = None,
 ) -> dict[str, Any]:
     """Run face detection -> crop -> classification over a source; return the validated report dict.
+
+    `repeat` runs (each a fresh runner process; default: the target profile's `bench.repeat` when
+    free-running, 1 when camera-paced, whose point is the timeline) give the between-run variance
+    that `edgefer compare` needs for a verdict.
 
     With `out` the report is written atomically (also when the run was interrupted: partial=true);
     with `plot` a PNG of the per-second timeline (latency, temperature) is drawn from it.
     """
+    from edgefer.pipeline.repeats import merge_repeats
     from edgefer.pipeline.report import validate_pipeline_report
     from edgefer.runner.files import write_json_atomic
     from edgefer.runner.pipeline.session import _check_settings
@@ -49,6 +55,9 @@ def run_pipeline(
     if out is not None and os.path.isdir(out):
         raise EdgeferError(f"--out {out} is a directory; give a .json file path")
     tgt = load_target(target)
+    k = repeat if repeat is not None else (1 if fps else tgt.bench.repeat)
+    if not isinstance(k, int) or not 1 <= k <= MAX_REPEAT:
+        raise EdgeferError(f"--repeat must be in [1, {MAX_REPEAT}], got {k}")
     choice = resolve_classifier(classifier, fmt, precision)
     det = resolve_detector(detector)
     energy_arg = _energy_arg(energy, tgt)
@@ -56,14 +65,14 @@ def run_pipeline(
                     threads=threads or tgt.bench.threads or None, resize=resize, nms=nms,
                     crop_margin=crop_margin, energy=energy_arg)
     if tgt.connection.type != "local" or tgt.emulated:
-        from edgefer.pipeline.remote import run_pipeline_remote
-
-        report = run_pipeline_remote(choice, det, source, tgt, settings)
+        from edgefer.pipeline.remote import run_pipeline_remote as run_repeats
     else:
-        from edgefer.runner.pipeline.session import run_pipeline_session
-
-        report = run_pipeline_session(choice.path, det, source, precision=choice.precision,
-                                      target=tgt.summary(), **settings)
+        from edgefer.pipeline.local import run_pipeline_local as run_repeats
+    reports, stopped = run_repeats(choice, det, source, tgt, settings, k)
+    report = merge_repeats(reports, tgt.bench.session_cv)
+    if stopped:
+        report["partial"] = True
+        report["partial_reason"] = "; ".join(r for r in (report["partial_reason"], stopped) if r)
     report["target"] = tgt.summary()
     report["label"] = label
     if tgt.emulated and not report["environment"].get("emulated"):

@@ -1,9 +1,16 @@
 """`edgefer compare` for pipeline reports: stage by stage, p50 and p99 of every stage and of the
-end-to-end time, with a bootstrap 95% CI of the p50 ratio from the per-frame samples (host side).
+end-to-end time, with a 95% interval of the p50 ratio that includes the variance between runs
+(host side).
 
-Verdict per stage: faster / slower when the CI excludes 1, else "no significant change". With a
-threshold, end-to-end (and, in paced runs, arrival-to-result) p50 significantly worse by more
-than it is a regression (exit 1 through GateFailed).
+The interval is bench's (edgefer.runner.hierarchical): a two-level bootstrap over the reports'
+repeats (separate runner processes) and the frames within them, Student's t on the repeats'
+degrees of freedom, plus the target's between-session drift (`bench.session_cv`). A report with
+one repeat has no between-run estimate: its rows get no verdict and a gate on it exits 2, unless
+`--within-run` (a percentile bootstrap of the frames alone; expect false alarms).
+
+Verdict per stage: faster / slower when the interval excludes 1, else "no significant change".
+With a threshold, end-to-end (and, in paced runs, arrival-to-result) p50 worse by more than the
+threshold even at the interval's favourable end is a regression (exit 1 through GateFailed).
 """
 
 from __future__ import annotations
@@ -14,10 +21,14 @@ from typing import Any
 import numpy as np
 
 from edgefer.errors import EdgeferError, GateFailed
+from edgefer.pipeline.repeats import frames_by_repeat
 from edgefer.pipeline.report import STAGES, PipelineReport, read_json, validate_pipeline_report
 
 N_RESAMPLES = 2000
 _SEED = 20261201
+MIN_FRAMES = 5
+INTERVAL_NOTE = ("ratios: p50 / baseline p50 (mean over repeats of each repeat's p50); [lo, hi]: 95% interval "
+                 "(two-level bootstrap: repeats, then frames; Student's t; plus the target's session drift)")
 ROWS = (*STAGES, "e2e", "glue", "latency")  # latency: arrival -> result, paced runs only
 GATED = ("e2e", "latency")
 
@@ -33,6 +44,8 @@ class StageComparison:
     ci_low: float | None = None
     ci_high: float | None = None
     verdict: str = "n/a"
+    method: str | None = None  # "repeats" | "within-run only (between-run variance ignored)"
+    undecided: bool = False  # no verdict for want of repeats
 
 
 @dataclass
@@ -44,13 +57,22 @@ class PipelineComparison:
     warnings: list[str]
     threshold: float | None = None
     regressions: list[str] = field(default_factory=list)
+    undecided: list[str] = field(default_factory=list)  # gated rows without a verdict (one repeat)
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": "edgefer.pipeline.compare", **asdict(self)}
 
     def check_gate(self) -> None:
-        if self.threshold is not None and self.regressions:
+        """GateFailed (exit 1) on a regression; EdgeferError (exit 2) when a gated row could not be
+        judged: a gate must not pass silently."""
+        if self.threshold is None:
+            return
+        if self.regressions:
             raise GateFailed(f"regression beyond {self.threshold:.1%}: " + "; ".join(self.regressions))
+        if self.undecided:
+            raise EdgeferError("not enough repeats to judge the pipeline: " + "; ".join(self.undecided),
+                               hint="run edgefer pipeline with --repeat >= 2 (the default when free-running), or "
+                                    "pass --within-run to judge on within-run variance only")
 
     def _cells(self, row: StageComparison) -> list[str]:
         def f(v: float | None) -> str:
@@ -73,6 +95,7 @@ class PipelineComparison:
             f = self.facts[label]
             out.append(f"| {label} | {_num(f['throughput_fps'], 1)} | {_num(f['faces_per_frame'], 2)} | "
                        f"{f['deadline_misses'] if f['deadline_misses'] is not None else '—'} | {f['emulated']} |")
+        out.append(f"- {INTERVAL_NOTE}")
         out += [f"- warning: {w}" for w in self.warnings]
         out += [f"- **regression**: {r}" for r in self.regressions]
         return "\n".join(out) + "\n"
@@ -98,6 +121,7 @@ class PipelineComparison:
             t.add_row(label, _num(f["throughput_fps"], 1), _num(f["faces_per_frame"], 2),
                       "—" if f["deadline_misses"] is None else str(f["deadline_misses"]), str(f["emulated"]))
         console.print(t)
+        console.print(INTERVAL_NOTE, style="dim", markup=False, highlight=False)
         for w in self.warnings:
             console.print(f"warning: {w}", style="yellow", markup=False, highlight=False)
 
@@ -122,9 +146,8 @@ def _samples_ms(r: PipelineReport, stage: str) -> np.ndarray:
     return ns.astype(np.float64) / 1e6
 
 
-def _median_ratio_ci(base: np.ndarray, other: np.ndarray) -> tuple[float, float] | None:
-    if base.size < 5 or other.size < 5:
-        return None
+def _within_run_ci(base: np.ndarray, other: np.ndarray) -> tuple[float, float] | None:
+    """The explicit opt-in without repeats: percentile interval of a bootstrap of the frames."""
     rng = np.random.default_rng(_SEED)
     b = np.median(rng.choice(base, (N_RESAMPLES, base.size)), axis=1)
     o = np.median(rng.choice(other, (N_RESAMPLES, other.size)), axis=1)
@@ -135,22 +158,48 @@ def _median_ratio_ci(base: np.ndarray, other: np.ndarray) -> tuple[float, float]
     return float(lo), float(hi)
 
 
-def _stage_row(base: PipelineReport, other: PipelineReport, stage: str) -> StageComparison:
-    b, o = _samples_ms(base, stage), _samples_ms(other, stage)
-    row = StageComparison(stage, *(float(np.percentile(b, 50)) if b.size else None,
-                                   float(np.percentile(o, 50)) if o.size else None,
-                                   float(np.percentile(b, 99)) if b.size else None,
-                                   float(np.percentile(o, 99)) if o.size else None))
-    if row.baseline_p50_ms and row.p50_ms is not None:
-        row.ratio = row.p50_ms / row.baseline_p50_ms
-        ci = _median_ratio_ci(b, o)
-        if ci is None:
-            row.verdict = "n/a (fewer than 5 frames)"
-        else:
-            row.ci_low, row.ci_high = ci
-            row.verdict = "slower" if ci[0] > 1 else "faster" if ci[1] < 1 else "no significant change"
-    elif not b.size and not o.size:
+def _session_cv(r: PipelineReport) -> float:
+    return float((r.between_repeats.session_cv if r.between_repeats else None) or 0.0)
+
+
+def _stage_row(base: PipelineReport, other: PipelineReport, stage: str, labels: tuple[str, str],
+               within_run: bool) -> StageComparison:
+    from edgefer.runner.hierarchical import bootstrap, point_estimate, ratio_interval
+
+    bg = frames_by_repeat(base.frames, _samples_ms(base, stage))
+    og = frames_by_repeat(other.frames, _samples_ms(other, stage))
+    pb = point_estimate(bg, ("p50", "p99")) if bg else None
+    po = point_estimate(og, ("p50", "p99")) if og else None
+    row = StageComparison(stage, *(None if pb is None else float(pb[0]), None if po is None else float(po[0]),
+                                   None if pb is None else float(pb[1]), None if po is None else float(po[1])))
+    if pb is None and po is None:
         row.verdict = "n/a (no samples)"
+    if not row.baseline_p50_ms or row.p50_ms is None:
+        return row
+    row.ratio = row.p50_ms / row.baseline_p50_ms
+    if min(sum(g.size for g in bg), sum(g.size for g in og)) < MIN_FRAMES:
+        row.verdict = f"n/a (fewer than {MIN_FRAMES} frames)"
+        return row
+    if len(bg) >= 2 and len(og) >= 2:
+        db = bootstrap(bg, ("p50",), seed=_SEED)
+        do = bootstrap(og, ("p50",), seed=_SEED + 1)
+        if (db <= 0).any() or (do <= 0).any():  # a stage that costs 0 in some resample: no log-scale SE
+            row.verdict = "n/a (zero times)"
+            return row
+        lo, hi = ratio_interval(np.array([row.ratio]), db, len(bg), do, len(og), _session_cv(base), _session_cv(other))
+        ci, row.method = (float(lo[0]), float(hi[0])), "repeats"
+    elif within_run:
+        ci, row.method = _within_run_ci(np.concatenate(bg), np.concatenate(og)), \
+            "within-run only (between-run variance ignored)"
+        if ci is None:
+            row.verdict = "n/a (zero times)"
+            return row
+    else:
+        one = labels[0] if len(bg) < 2 else labels[1]
+        row.verdict, row.undecided = f"n/a (one repeat in {one}: between-run variance unknown)", True
+        return row
+    row.ci_low, row.ci_high = ci
+    row.verdict = "slower" if ci[0] > 1 else "faster" if ci[1] < 1 else "no significant change"
     return row
 
 
@@ -179,7 +228,7 @@ def _warnings(base: PipelineReport, other: PipelineReport, bl: str, ol: str) -> 
 
 
 def compare_pipeline_reports(items: list[str | dict], baseline: str | None = None,
-                             threshold: float | None = None) -> PipelineComparison:
+                             threshold: float | None = None, within_run: bool = False) -> PipelineComparison:
     """Compare pipeline reports (paths or dicts) stage by stage against a baseline (default: the first)."""
     if len(items) < 2:
         raise EdgeferError("compare needs at least two reports")
@@ -206,18 +255,21 @@ def compare_pipeline_reports(items: list[str | dict], baseline: str | None = Non
     for r, label in zip(reps, labels):
         if label == bl:
             continue
-        rows = [_stage_row(base, r, s) for s in ROWS if not (s == "latency" and (base.paced is None or r.paced is None))]
+        rows = [_stage_row(base, r, s, (bl, label), within_run) for s in ROWS
+                if not (s == "latency" and (base.paced is None or r.paced is None))]
         cmp.stages[label] = rows
         cmp.warnings += _warnings(base, r, bl, label)
         if threshold is not None:
             for row in rows:
                 if row.stage in GATED and row.ci_low is not None and row.ci_low > 1 + threshold:
                     cmp.regressions.append(f"{label} {row.stage} p50 x{row.ratio:.3f} (CI low {row.ci_low:.3f})")
+                elif row.stage in GATED and row.undecided:
+                    cmp.undecided.append(f"{label} {row.stage}: {row.verdict}")
     return cmp
 
 
 def compare_if_pipeline(items: list[str], baseline: str | None, threshold: float | None, markdown: bool,
-                        json_out: str | None, plot: str | None) -> bool:
+                        json_out: str | None, plot: str | None, within_run: bool = False) -> bool:
     """`edgefer compare` hook: when the first report is a pipeline report, compare stage by stage
     (print, --json, gate) and return True; False leaves bench reports to edgefer.compare."""
     import os
@@ -236,7 +288,7 @@ def compare_if_pipeline(items: list[str], baseline: str | None, threshold: float
         return False
     if plot:
         raise EdgeferError("--plot is for bench reports; a pipeline run draws its timeline with `edgefer pipeline --plot`")
-    cmp = compare_pipeline_reports(list(items), baseline=baseline, threshold=threshold)
+    cmp = compare_pipeline_reports(list(items), baseline=baseline, threshold=threshold, within_run=within_run)
     import typer
 
     if markdown:

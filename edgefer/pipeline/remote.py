@@ -25,6 +25,7 @@ import numpy as np
 from edgefer.deploy.deployment import Deployment, deploy, install_command, sync_files
 from edgefer.deploy.shell import join_path
 from edgefer.errors import EdgeferError
+from edgefer.pipeline.local import runner_args
 from edgefer.pipeline.resolve import ClassifierChoice
 from edgefer.runner.files import sha256_file
 
@@ -91,22 +92,12 @@ def _fetch_json(dep: Deployment, rel: str) -> dict | None:
             return None
 
 
-def _runner_args(s: dict[str, Any]) -> list[str]:
-    args: list[str] = []
-    for key, flag in (("frames", "--frames"), ("fps", "--fps"), ("duration_s", "--duration"), ("warmup", "--warmup"),
-                      ("threads", "--threads"), ("resize", "--resize"), ("nms", "--nms"), ("crop_margin", "--crop-margin"),
-                      ("precision", "--precision")):
-        if s.get(key) is not None:
-            args += [flag, str(s[key])]
-    energy = s.get("energy")
-    args += ["--energy", json.dumps(energy) if isinstance(energy, dict) else str(energy or "none")]
-    return args
-
-
 def run_pipeline_remote(choice: ClassifierChoice, detector: str, source: str, target: Any,
-                        settings: dict[str, Any]) -> dict[str, Any]:
-    """Deploy, run `python -m edgefer.runner.pipeline run` on the device, return its report.
-    A run that fails after writing a partial report returns it (partial, with the reason)."""
+                        settings: dict[str, Any], repeats: int = 1) -> tuple[list[dict[str, Any]], str | None]:
+    """Deploy once, then run `python -m edgefer.runner.pipeline run` on the device once per repeat
+    (a fresh runner process each) -> (their reports, why the repeats stopped early or None).
+    A run that fails after writing a partial report returns it (partial, with the reason) and
+    ends the repeats."""
     from edgefer.runner.pipeline.sources import IMAGE_EXTENSIONS
 
     dep = deploy(choice.path, target)
@@ -134,15 +125,36 @@ def run_pipeline_remote(choice: ClassifierChoice, detector: str, source: str, ta
             shipped.append(dev_source)
         if files:
             sync_files(dep.transport, dep.workdir, files)
-    report_rel = f"reports/pipeline-{tag}.json"
-    args = ["-m", "edgefer.runner.pipeline", "run", "--classifier", dep.artifact, "--detector", dev_detector,
-            "--source", dev_source, "--out", report_rel, *_runner_args({**settings, "precision": choice.precision}),
-            "--target-json", json.dumps(target.summary(), separators=(",", ":"))]
+    base_args = ["-m", "edgefer.runner.pipeline", "run", "--classifier", dep.artifact, "--detector", dev_detector,
+                 "--source", dev_source, *runner_args({**settings, "precision": choice.precision}),
+                 "--target-json", json.dumps(target.summary(), separators=(",", ":"))]
     if note:
-        args += ["--source-note", note]
+        base_args += ["--source-note", note]
+    reports: list[dict[str, Any]] = []
+    try:
+        for i in range(repeats):
+            try:
+                report = _run_once(dep, target, base_args, f"reports/pipeline-{tag}-{i}.json")
+            except KeyboardInterrupt:
+                if reports:
+                    return reports, f"stopped on the host by Ctrl-C/SIGTERM before repeat {i + 1} of {repeats} ended"
+                raise
+            if note:
+                report["source"]["spec"] = source  # the user's spec, with the note saying how it travelled
+            reports.append(report)
+            if report.get("partial"):
+                return reports, (f"repeat {i + 1} of {repeats} ended early" if i + 1 < repeats else None)
+        return reports, None
+    finally:
+        if shipped:
+            dep.transport.run(["rm", "-f", "--", *shipped], step="clean up", cwd=dep.workdir, check=False)
+
+
+def _run_once(dep: Deployment, target: Any, base_args: list[str], report_rel: str) -> dict[str, Any]:
+    """One repeat on the device: its report (partial when the runner stopped or failed mid-run)."""
     failure: EdgeferError | None = None
     try:
-        res = dep.transport.run([*target.python, *args], step="pipeline", cwd=dep.workdir,
+        res = dep.transport.run([*target.python, *base_args, "--out", report_rel], step="pipeline", cwd=dep.workdir,
                                 env={"PYTHONPATH": dep.workdir}, check=False)
         if res.rc not in (0, 1):  # 1 = partial report written
             failure = dep.transport.command_failed(res, "pipeline", target.python)
@@ -151,12 +163,10 @@ def run_pipeline_remote(choice: ClassifierChoice, detector: str, source: str, ta
     try:
         report = _fetch_json(dep, report_rel)
     finally:
-        dep.transport.run(["rm", "-f", "--", report_rel, *shipped], step="clean up", cwd=dep.workdir, check=False)
+        dep.transport.run(["rm", "-f", "--", report_rel], step="clean up", cwd=dep.workdir, check=False)
     if report is None:
         raise failure or dep.transport.fail("fetch report", f"the runner wrote no report at {report_rel}")
     if failure is not None:
         report["partial"] = True
         report["partial_reason"] = f"{report.get('partial_reason') or 'partial'}; then {failure.one_line()}"
-    if note:
-        report["source"]["spec"] = source  # the user's spec, with the note saying how it travelled
     return report

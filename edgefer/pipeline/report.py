@@ -1,6 +1,7 @@
-"""The pipeline report (kind "edgefer.pipeline.report", schema "1"): pydantic schema, loading,
-rendering. Host side; the device-side runner produces the plain dict
-(edgefer.runner.pipeline.session) and the host validates it before writing.
+"""The pipeline report (kind "edgefer.pipeline.report"): pydantic schema, loading, rendering.
+Host side; the device-side runner produces a plain dict per run (schema "1",
+edgefer.runner.pipeline.session), the host merges the repeats (schema "2",
+edgefer.pipeline.repeats) and validates the result before writing. Schema "1" files still load.
 """
 
 from __future__ import annotations
@@ -134,6 +135,30 @@ class Second(_M):
     throttled: bool | None = None
     throttling: dict[str, Any] | None = None
     power_w: float | None = None
+    repeat: int | None = None  # which repeat's second this is (schema "2": repeats back to back)
+
+
+class RepeatSummary(_M):
+    index: int
+    pid: int | None = None  # its runner process
+    created_utc: str | None = None
+    partial: bool
+    partial_reason: str | None = None
+    frames: int
+    wall_s: float
+    throughput_fps: float | None = None
+    e2e_p50_ms: float | None = None
+    glue_p50_ms: float | None = None
+    stage_p50_ms: dict[str, float | None]
+    latency_p50_ms: float | None = None
+    deadline_misses: int | None = None
+
+
+class BetweenRepeats(_M):
+    k: int
+    e2e_p50_ms: list[float]
+    e2e_cv: float | None = None  # coefficient of variation of the repeats' e2e p50
+    session_cv: float | None = None  # the target profile's between-session drift, added to intervals
 
 
 class Energy(_M):
@@ -155,7 +180,7 @@ class FrameResult(_M):
 
 
 class PipelineReport(_M):
-    schema_version: Literal["1"]
+    schema_version: Literal["1", "2"]  # "2": repeats (one runner process each), frames.repeat
     kind: Literal["edgefer.pipeline.report"]
     created_utc: str
     edgefer_version: str
@@ -163,6 +188,7 @@ class PipelineReport(_M):
     partial_reason: str | None = None
     label: str | None = None
     target: TargetInfo | None = None
+    pid: int | None = None  # the runner process (schema "1"; schema "2" has one per repeat)
     environment: Environment
     source: Source
     detector: DetectorInfo
@@ -174,6 +200,8 @@ class PipelineReport(_M):
     energy: Energy | None = None
     frames: dict[str, list[int]] | None = None  # per-frame columns (edgefer.runner.pipeline.loop.FRAME_FIELDS)
     results: list[FrameResult]
+    repeats: list[RepeatSummary] | None = None  # schema "2"
+    between_repeats: BetweenRepeats | None = None
 
 
 def validate_pipeline_report(data: dict[str, Any], source: str = "pipeline report") -> PipelineReport:
@@ -249,6 +277,12 @@ def summary_rows(r: PipelineReport) -> list[tuple[str, str]]:
                                 f"{s.classifications} classifications"),
             ("glue share of e2e", "-" if s.glue_share_of_e2e is None else f"{100 * s.glue_share_of_e2e:.1f} %"),
         ]
+    b = r.between_repeats
+    if b is not None:
+        p50s = ", ".join(f"{v:.2f}" for v in b.e2e_p50_ms)
+        spread = f"; between-repeat CV {100 * b.e2e_cv:.1f} %" if b.e2e_cv is not None else \
+            " (one repeat: between-run variance unknown; compare needs --repeat >= 2)"
+        rows.append(("repeats", f"{b.k} runner processes; e2e p50 per repeat: {p50s} ms{spread}"))
     if r.paced is not None:
         p = r.paced
         rows += [("paced", f"{p.fps:g} fps for {p.duration_s if p.duration_s is not None else '?'} s: offered "

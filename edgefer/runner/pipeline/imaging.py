@@ -9,7 +9,7 @@ INTER_LINEAR to enlarge; which one ran is recorded in the report.
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -111,32 +111,97 @@ def bilinear_numpy(img: np.ndarray, h: int, w: int) -> np.ndarray:
 
 
 def resize(img: np.ndarray, h: int, w: int, backend: str, antialias: bool = True) -> np.ndarray:
-    """Resize. antialias=True (the classifier crop) follows edgefer's training preprocessing,
-    Pillow's bilinear filter: cv2 INTER_AREA to shrink / INTER_LINEAR to enlarge, numpy Pillow's
-    weights. antialias=False (the detector letterbox) is plain bilinear sampling, as MediaPipe's
-    CPU image-to-tensor does. cv2 keeps the dtype (uint8 in, uint8 out); numpy gives float32."""
+    """Resize uint8 pixels -> uint8 (H, W[, C]). antialias=True (the classifier crop) follows
+    edgefer's training preprocessing, Pillow's bilinear filter: cv2 INTER_AREA to shrink /
+    INTER_LINEAR to enlarge, numpy Pillow's own weights. antialias=False (the detector letterbox)
+    is plain bilinear sampling, as MediaPipe's CPU image-to-tensor does. Both backends give
+    uint8, rounded as Pillow rounds (it resizes 8-bit images in 8 bits)."""
     if img.shape[0] == h and img.shape[1] == w:
         return img
     if backend == "cv2":
         cv2 = cv2_module()
         shrink = antialias and img.shape[0] > h and img.shape[1] > w
         return cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
-    return resize_numpy(img, h, w) if antialias else bilinear_numpy(img, h, w)
+    out = resize_numpy(img, h, w) if antialias else bilinear_numpy(img, h, w)
+    out += 0.5  # non-negative weights that sum to 1 keep values in [0, 255]: truncation rounds
+    return out.astype(np.uint8)
 
 
-# ITU-R 601-2 luma, the weights Pillow's convert("L") uses (edgefer's training preprocessing)
-_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+def scale_to_float(pixels: np.ndarray, scale: float, offset: float, out: np.ndarray, backend: str) -> None:
+    """out (float32, pixels' shape) = pixels * scale + offset: one OpenCV call, or two numpy passes."""
+    if backend == "cv2":
+        cv2 = cv2_module()
+        cv2.addWeighted(pixels, scale, pixels, 0.0, offset, dst=out, dtype=cv2.CV_32F)
+    else:
+        np.multiply(pixels, np.float32(scale), out=out)
+        out += np.float32(offset)
 
 
-def to_gray(rgb: np.ndarray) -> np.ndarray:
-    """uint8/float RGB (H, W, 3) -> float32 (H, W) luma."""
-    # three multiply-adds, not `@ _LUMA`: a matrix-vector product goes to BLAS, whose thread pool
-    # costs milliseconds to wake on a busy CPU for a few thousand pixels
-    f = rgb.astype(np.float32)
-    out = f[:, :, 0] * _LUMA[0]
-    out += f[:, :, 1] * _LUMA[1]
-    out += f[:, :, 2] * _LUMA[2]
-    return out
+# ITU-R 601-2 luma, the weights Pillow's convert("L") uses (edgefer's training preprocessing),
+# in Pillow's 16-bit fixed point
+_LUMA_FIXED = (19595, 38470, 7471)
+
+
+def to_gray(rgb: np.ndarray, backend: str) -> np.ndarray:
+    """uint8 RGB (H, W, 3) -> uint8 luma (H, W), as Pillow's convert("L") (OpenCV's RGB2GRAY
+    uses the same weights in 14-bit fixed point: at most 1 apart)."""
+    if backend == "cv2":
+        return cv2_module().cvtColor(rgb, cv2_module().COLOR_RGB2GRAY)
+    r, g, b = _LUMA_FIXED
+    # three multiply-adds in uint32, not a matrix-vector product: that goes to BLAS, whose
+    # thread pool costs milliseconds to wake on a busy CPU for a few thousand pixels
+    acc = rgb[:, :, 0] * np.uint32(r)
+    acc += rgb[:, :, 1] * np.uint32(g)
+    acc += rgb[:, :, 2] * np.uint32(b)
+    acc += np.uint32(0x8000)
+    acc >>= np.uint32(16)
+    return acc.astype(np.uint8)
+
+
+# the depths cv2.LUT writes (its table's depth) that a model input can have
+_CV2_LUT_DTYPES = (np.dtype(np.uint8), np.dtype(np.int8), np.dtype(np.float32))
+
+
+class PixelTable:
+    """A model's input map per 8-bit pixel value, as a look-up table: for each channel,
+    value = quantize(pixel * a + b) (a holds the 1/255). Scaling, mean/std and the int8
+    quantization of a face crop are then one table look-up per channel instead of four float
+    passes (and the values are exactly those of the float formula on the 8-bit pixels the
+    training preprocessing sees)."""
+
+    def __init__(self, a: np.ndarray, b: np.ndarray, channels: int, dtype: np.dtype,
+                 quantize: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
+        levels = np.arange(256, dtype=np.float32)[:, None]
+        a = np.broadcast_to(np.asarray(a, np.float32).reshape(1, -1), (1, channels))
+        b = np.broadcast_to(np.asarray(b, np.float32).reshape(1, -1), (1, channels))
+        values = levels * a + b  # (256, C) float32, the same float ops as the unrolled formula
+        table = quantize(values) if quantize is not None else values.astype(dtype)
+        self.dtype, self.channels = np.dtype(table.dtype), channels
+        self.table = np.ascontiguousarray(table)  # (256, C)
+        self._planes = [np.ascontiguousarray(self.table[:, c]) for c in range(channels)]
+        # numpy fallback for colour: one flat table indexed by pixel * C + channel
+        self._flat = self.table.reshape(-1)
+        self._offsets = np.arange(channels, dtype=np.intp)
+
+    def to_tensor(self, pixels: np.ndarray, layout: str, backend: str) -> np.ndarray:
+        """uint8 (H, W) for one channel or (H, W, C) -> (1, C, H, W) or (1, H, W, C) in the
+        model's dtype. With OpenCV: one LUT per plane, written straight into the NCHW tensor
+        (a 3-channel float LUT plus a transpose costs twice as much)."""
+        h, w = pixels.shape[:2]
+        cv2 = cv2_module() if backend == "cv2" and self.dtype in _CV2_LUT_DTYPES else None
+        if self.channels == 1:
+            x = cv2.LUT(pixels, self._planes[0]) if cv2 is not None else self._planes[0][pixels]
+            return x.reshape(1, 1, h, w) if layout == "NCHW" else x.reshape(1, h, w, 1)
+        if cv2 is not None:
+            planes = cv2.split(pixels)
+            if layout != "NCHW":
+                return cv2.merge([cv2.LUT(p, t) for p, t in zip(planes, self._planes)])[None]
+            out = np.empty((1, self.channels, h, w), self.dtype)
+            for c, (p, t) in enumerate(zip(planes, self._planes)):
+                cv2.LUT(p, t, dst=out[0, c])
+            return out
+        x = self._flat[pixels.astype(np.intp) * self.channels + self._offsets]  # (H, W, C)
+        return np.ascontiguousarray(x.transpose(2, 0, 1))[None] if layout == "NCHW" else x[None]
 
 
 def as_rgb(frame: np.ndarray, what: str) -> np.ndarray:

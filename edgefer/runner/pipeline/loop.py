@@ -49,9 +49,10 @@ class LoopSettings:
     keep_results: int = 100
 
 
-def _process(frame_idx: int, source, detector, classifier, margin: float, log: FrameLog,
-             keep: bool, clock: Callable[[], int]) -> tuple[list[int], int, int, int]:
-    """One frame through the stages -> (stage ns list, detect runtime ns, classify runtime ns, faces)."""
+def _process(frame_idx: int, source, detector, classifier, margin: float,
+             clock: Callable[[], int]) -> tuple[list[int], Any, int, list[tuple[int, float]], tuple[int, int]]:
+    """One frame through the stages -> (stage ns list, detections, classifier runtime ns,
+    labels, frame (w, h))."""
     t0 = clock()
     frame = source.get(frame_idx)
     t1 = clock()
@@ -66,27 +67,56 @@ def _process(frame_idx: int, source, detector, classifier, margin: float, log: F
         cls_rt += ns
     t4 = clock()
     labels = [classifier.postprocess(y) for y in outs]
-    if keep:
-        log.results.append({
-            "frame": frame_idx, "width": int(frame.shape[1]), "height": int(frame.shape[0]),
-            "boxes": [[round(float(v), 2) for v in b] for b in det.boxes],
-            "scores": None if det.scores is None else [round(float(s), 4) for s in det.scores],
-            "labels": [classifier.class_names[k] for k, _ in labels], "probs": [round(p, 4) for _, p in labels]})
     t5 = clock()
-    return [t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4], det.runtime_ns, cls_rt, len(det.boxes)
+    return [t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4], det, cls_rt, labels, (frame.shape[1], frame.shape[0])
+
+
+def _keep_result(log: FrameLog, frame_idx: int, det, labels, size: tuple[int, int], classifier) -> None:
+    """The detections and labels of one of the first frames, for the report (outside the timed
+    span: it is the report's bookkeeping, not the application's work)."""
+    log.results.append({
+        "frame": frame_idx, "width": int(size[0]), "height": int(size[1]),
+        "boxes": [[round(float(v), 2) for v in b] for b in det.boxes],
+        "scores": None if det.scores is None else [round(float(s), 4) for s in det.scores],
+        "labels": [classifier.class_names[k] for k, _ in labels], "probs": [round(p, 4) for _, p in labels]})
 
 
 def warm_up(source, detector, classifier, n: int, margin: float) -> None:
-    scratch = FrameLog()
     for k in range(n):
-        _process(k, source, detector, classifier, margin, scratch, False, time.perf_counter_ns)
+        _process(k, source, detector, classifier, margin, time.perf_counter_ns)
+
+
+class CameraClock:
+    """When frame k arrives: round(k x 1e9 / fps) ns after the start. Exact on average: an
+    integer period would drift (33,333,333 ns at 30 fps puts a 1801st frame 0.6 us before the
+    end of a 60 s run, which no pipeline can process: a deadline miss that is the clock's)."""
+
+    def __init__(self, fps: float) -> None:
+        self.ns_per_frame = 1e9 / fps
+
+    def arrival(self, k: int) -> int:
+        return round(k * self.ns_per_frame)
+
+    def newest(self, elapsed_ns: int) -> int:
+        """Index of the newest frame that has arrived by `elapsed_ns` (frame 0 arrives at 0)."""
+        k = int(elapsed_ns / self.ns_per_frame)
+        while self.arrival(k + 1) <= elapsed_ns:
+            k += 1
+        while k > 0 and self.arrival(k) > elapsed_ns:
+            k -= 1
+        return k
+
+    def offered(self, duration_ns: int) -> int:
+        """How many frames arrive before `duration_ns`."""
+        k = self.newest(duration_ns)
+        return k if self.arrival(k) >= duration_ns else k + 1
 
 
 def run_loop(source, detector, classifier, s: LoopSettings, log: FrameLog) -> None:
     """Fill `log` until the frame count or the duration is reached (or an interrupt)."""
     clock = time.perf_counter_ns
     cols = log.columns
-    period = int(1e9 / s.fps) if s.fps else 0
+    camera = CameraClock(s.fps) if s.fps else None
     duration = int(s.duration_s * 1e9) if s.duration_s else None
     t0 = log.t0_ns = clock()
     next_idx = 0  # next frame index to take (paced: arrivals; free: frames processed)
@@ -97,43 +127,45 @@ def run_loop(source, detector, classifier, s: LoopSettings, log: FrameLog) -> No
             break
         if s.frames is not None and processed >= s.frames:
             break
-        if period:
-            newest = (now - t0) // period  # index of the newest frame that has arrived
+        if camera is not None:
+            newest = camera.newest(now - t0)  # index of the newest frame that has arrived
             if newest < next_idx:
-                wait = t0 + next_idx * period - now
-                if duration is not None and next_idx * period >= duration:
+                if duration is not None and camera.arrival(next_idx) >= duration:
                     break  # the next frame would arrive after the run ends
-                time.sleep(wait / 1e9)
+                time.sleep((t0 + camera.arrival(next_idx) - now) / 1e9)
                 continue
             for k in range(next_idx, newest):  # overwritten in the one-frame buffer
                 source.skip(k)
-                log.dropped_arrivals_ns.append(k * period)
+                log.dropped_arrivals_ns.append(camera.arrival(k))
             next_idx = newest
-            arrival = t0 + next_idx * period
+            arrival = t0 + camera.arrival(next_idx)
+            deadline = t0 + camera.arrival(next_idx + 1)  # when the next frame replaces it
         else:
             arrival = now
         begin = clock()
-        stages, det_rt, cls_rt, faces = _process(next_idx, source, detector, classifier, s.crop_margin, log,
-                                                 log.n < s.keep_results, clock)
-        log.classifications += faces
+        stages, det, cls_rt, labels, size = _process(next_idx, source, detector, classifier, s.crop_margin, clock)
         end = clock()
+        faces = len(det)
+        log.classifications += faces
+        if log.n < s.keep_results:
+            _keep_result(log, next_idx, det, labels, size, classifier)
         cols["index"].append(next_idx)
         cols["arrival_ns"].append(arrival - t0)
         cols["start_ns"].append(begin - t0)
         cols["end_ns"].append(end - t0)
         for name, ns in zip(STAGES, stages):
             cols[f"{name}_ns"].append(ns)
-        cols["detect_runtime_ns"].append(det_rt)
+        cols["detect_runtime_ns"].append(det.runtime_ns)
         cols["classify_runtime_ns"].append(cls_rt)
         cols["faces"].append(faces)
-        cols["late"].append(int(bool(period) and end > arrival + period))
+        cols["late"].append(int(camera is not None and end > deadline))
         cols["e2e_ns"].append(end - begin)  # appended last: a row is complete once e2e is there
         next_idx += 1
         processed += 1
-    if period and duration is not None and s.frames is None:
+    if camera is not None and duration is not None and s.frames is None:
         # frames that arrived before the end but found the pipeline busy until then: dropped too,
         # so offered = processed + dropped = every frame the camera delivered in the window
-        log.dropped_arrivals_ns.extend(k * period for k in range(next_idx, -(-duration // period)))
+        log.dropped_arrivals_ns.extend(camera.arrival(k) for k in range(next_idx, camera.offered(duration)))
 
 
 def complete_rows(log: FrameLog) -> dict[str, np.ndarray]:

@@ -8,6 +8,8 @@ flow returns the report of the frames measured so far with partial=true.
 
 from __future__ import annotations
 
+import os
+
 import json
 from datetime import datetime, timezone
 from typing import Any
@@ -90,7 +92,7 @@ def run_pipeline_session(
         report: dict[str, Any] = {
             "schema_version": SCHEMA_VERSION, "kind": KIND,
             "created_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "edgefer_version": __version__,
-            "partial": False, "partial_reason": None, "label": None, "target": target,
+            "partial": False, "partial_reason": None, "label": None, "target": target, "pid": os.getpid(),
             "environment": envinfo.fingerprint({m: envinfo.module_version(m) for m in RUNTIME_MODULES}),
             "source": {**src.describe(), "note": source_note},
             "detector": det.describe(),

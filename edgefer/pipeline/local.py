@@ -1,0 +1,55 @@
+"""Run the pipeline's repeats on this machine: each repeat is its own runner process
+(`python -m edgefer.runner.pipeline run`), as a board runs it and as `bench` runs its repeats, so
+the variance between runs is measured, not assumed away (host side)."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from typing import Any
+
+from edgefer.bench_hosts import mark_interrupted, run_runner_process, runner_error
+from edgefer.errors import EdgeferError
+from edgefer.pipeline.resolve import ClassifierChoice
+
+STOPPED = "stopped on the host by Ctrl-C/SIGTERM"
+
+
+def runner_args(s: dict[str, Any]) -> list[str]:
+    """Pipeline settings -> the device runner's flags (shared with the remote path)."""
+    args: list[str] = []
+    for key, flag in (("frames", "--frames"), ("fps", "--fps"), ("duration_s", "--duration"), ("warmup", "--warmup"),
+                      ("threads", "--threads"), ("resize", "--resize"), ("nms", "--nms"), ("crop_margin", "--crop-margin"),
+                      ("precision", "--precision")):
+        if s.get(key) is not None:
+            args += [flag, str(s[key])]
+    energy = s.get("energy")
+    args += ["--energy", json.dumps(energy) if isinstance(energy, dict) else str(energy or "none")]
+    return args
+
+
+def run_pipeline_local(choice: ClassifierChoice, detector: str, source: str, target: Any, settings: dict[str, Any],
+                       repeats: int) -> tuple[list[dict[str, Any]], str | None]:
+    """-> (one device report per repeat that ran, why the repeats stopped early or None).
+    A repeat that ends partial (interrupted, crashed) ends the run: what it measured is kept."""
+    args = ["-m", "edgefer.runner.pipeline", "run", "--classifier", choice.path, "--detector", detector,
+            "--source", source, *runner_args({**settings, "precision": choice.precision}),
+            "--target-json", json.dumps(target.summary(), separators=(",", ":"))]
+    reports: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="edgefer-pipeline-") as tmp:
+        for i in range(repeats):
+            out = os.path.join(tmp, f"repeat-{i}.json")
+            report, rc, tail, interrupted = run_runner_process([*args, "--out", out], out)
+            if report is None:
+                if interrupted:
+                    if reports:
+                        return reports, f"{STOPPED} before repeat {i + 1} of {repeats} had a frame"
+                    raise KeyboardInterrupt
+                if rc == 2:
+                    raise EdgeferError(runner_error(tail, rc))
+                raise EdgeferError(f"the pipeline runner failed (exit {rc}): {runner_error(tail, rc)}")
+            reports.append(mark_interrupted(report, STOPPED) if interrupted else report)
+            if report.get("partial"):
+                return reports, (f"repeat {i + 1} of {repeats} ended early" if i + 1 < repeats else None)
+    return reports, None
