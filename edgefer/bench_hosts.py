@@ -71,6 +71,8 @@ def mark_interrupted(report: dict, why: str) -> dict:
 class RunnerHost(ABC):
     """The small interface the repeat scheduler sees (MLPerf LoadGen style: it knows no transport)."""
 
+    what = "bench"  # what holds the board, in the lock's holder record ("pipeline" for a pipeline run)
+
     def __init__(self, target: Any) -> None:
         self.target = target
 
@@ -95,7 +97,7 @@ class LocalHost(RunnerHost):
     def hold(self, timeout_s: float, on_wait: WaitFn | None) -> Iterator[dict]:
         from edgefer.runner.lock import BoardLock, describe_holder, whoami
 
-        lock = BoardLock(whoami(" ".join(["edgefer", *sys.argv[1:3]])))
+        lock = BoardLock(whoami(f"edgefer {self.what}"))
         waited = lock.acquire(timeout_s, on_wait=(lambda h: on_wait(describe_holder(h))) if on_wait else None)
         try:
             yield {"held": True, "lock": f"{self.target.name}:{lock.path}", "waited_s": round(waited, 3)}
@@ -172,7 +174,7 @@ class DeviceHost(RunnerHost):
         dep = self._any()
         from edgefer.runner.lock import whoami
 
-        holder = json.dumps(whoami("edgefer bench from " + os.uname().nodename))
+        holder = json.dumps(whoami(f"edgefer {self.what} from " + os.uname().nodename))
         proc = dep.spawn_runner("lock", "--holder", holder, "--timeout", str(timeout_s), step="lock the board")
         tail: list[str] = []
         errs = threading.Thread(

@@ -201,7 +201,30 @@ def test_paced_repeats_add_up_and_the_timeline_runs_on(cls_dir):
 
 
 def test_bad_repeat_is_one_line_exit_2(cls_dir, tmp_path, capsys):
-    assert "--repeat must be in [1, 100]" in _bad(tmp_path, capsys, "-c", str(cls_dir), "-s", "synthetic", "--repeat", "0")
+    assert "--repeat must be an integer between 1 and 1000" in _bad(tmp_path, capsys, "-c", str(cls_dir), "-s", "synthetic",
+                                                                  "--repeat", "0")
+    assert "--lock-timeout must be between 0" in _bad(tmp_path, capsys, "-c", str(cls_dir), "-s", "synthetic",
+                                                      "--lock-timeout", "nan")
+
+
+def test_a_busy_board_makes_a_pipeline_wait_then_fail(cls_dir, tmp_path, monkeypatch):
+    """The pipeline takes bench's board lock: one measurement per board."""
+    from edgefer.errors import EdgeferError
+    from edgefer.runner.lock import BoardLock, whoami
+
+    monkeypatch.setenv("EDGEFER_LOCK_DIR", str(tmp_path))
+    holder = BoardLock(whoami("a bench"))
+    holder.acquire(0)
+    waits = []
+    try:
+        with pytest.raises(EdgeferError, match=r"the board is busy: held by a bench by .* pid \d+"):
+            _run(cls_dir, "synthetic:160x120", frames=3, warmup=0, lock_timeout_s=0.5, on_wait=waits.append,
+                 out=str(tmp_path / "r.json"))
+        assert waits and "a bench" in waits[0] and not (tmp_path / "r.json").exists()
+    finally:
+        holder.release()
+    r = _run(cls_dir, "synthetic:160x120", frames=3, warmup=0, lock_timeout_s=0.5)
+    assert r["exclusive"]["held"] and r["exclusive"]["lock"].endswith("edgefer-bench.lock")
 
 
 def test_interrupt_keeps_what_was_measured(cls_dir, tmp_path):

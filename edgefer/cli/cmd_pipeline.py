@@ -34,6 +34,8 @@ def pipeline_cmd(
     crop_margin: float = typer.Option(0.1, "--crop-margin", help="Face crop: square of the box's longest side x (1 + margin)."),
     energy: str = typer.Option("auto", "--energy", help="auto: the board's meter if readable (power per second in "
                                "the timeline); none."),
+    lock_timeout: Optional[float] = typer.Option(None, "--lock-timeout", help="Seconds to wait when a bench or "
+                                                 "another pipeline holds the board (default: the profile's)."),
     label: Optional[str] = typer.Option(None, "--label", help="Free-text label stored in the report."),
     out: Optional[str] = typer.Option(None, "--out", "-o", help="Write the report here (atomically; also when interrupted)."),
     plot: Optional[str] = typer.Option(None, "--plot", metavar="PNG", help="Draw the per-second timeline (latency, "
@@ -53,14 +55,19 @@ def pipeline_cmd(
     from edgefer.runner.options import interrupt_on_sigterm
 
     interrupt_on_sigterm()
+    err = Console(stderr=True)
+
+    def on_wait(holder: str) -> None:
+        err.print(f"waiting for the board: held by {holder}", style="yellow", markup=False, highlight=False)
+
     report = run_pipeline(classifier, detector, source, target=target, fmt=fmt, precision=precision, frames=frames,
                           fps=fps, duration_s=duration, warmup=warmup, threads=threads, resize=resize, nms=nms,
-                          crop_margin=crop_margin, energy=energy, label=label, out=out, plot=plot, repeat=repeat)
+                          crop_margin=crop_margin, energy=energy, label=label, out=out, plot=plot, repeat=repeat,
+                          lock_timeout_s=lock_timeout, on_wait=on_wait)
     if as_json:
         typer.echo(json.dumps(report, indent=1))
     else:
         render(validate_pipeline_report(report), Console())
-        err = Console(stderr=True)
         if out:
             err.print(f"report written to {out}", markup=False, highlight=False)
         if plot:

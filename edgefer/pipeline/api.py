@@ -9,13 +9,13 @@ and label, validates it against its schema, writes it atomically and draws the t
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Callable
 
+from edgefer.bench import MAX_REPEAT
 from edgefer.errors import EdgeferError
 from edgefer.pipeline.resolve import resolve_classifier, resolve_detector
 
 ENERGY_MODES = ("auto", "none")
-MAX_REPEAT = 100
 
 
 def _energy_arg(mode: str, target: Any) -> Any:
@@ -33,12 +33,15 @@ def run_pipeline(
     duration_s: float | None = None, warmup: int = 3, threads: int | None = None, resize: str = "auto",
     nms: str = "weighted", crop_margin: float = 0.1, energy: str = "auto", label: str | None = None,
     out: str | None = None, plot: str | None = None, repeat: int | None = None,
+    lock_timeout_s: float | None = None, on_wait: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Run face detection -> crop -> classification over a source; return the validated report dict.
 
     `repeat` runs (each a fresh runner process; default: the target profile's `bench.repeat` when
     free-running, 1 when camera-paced, whose point is the timeline) give the between-run variance
-    that `edgefer compare` needs for a verdict.
+    that `edgefer compare` needs for a verdict. The board is held for the whole run (the lock
+    `bench` takes: one measurement per board); a busy board is waited for `lock_timeout_s`
+    (default: the profile's), `on_wait` told who holds it.
 
     With `out` the report is written atomically (also when the run was interrupted: partial=true);
     with `plot` a PNG of the per-second timeline (latency, temperature) is drawn from it.
@@ -56,8 +59,11 @@ def run_pipeline(
         raise EdgeferError(f"--out {out} is a directory; give a .json file path")
     tgt = load_target(target)
     k = repeat if repeat is not None else (1 if fps else tgt.bench.repeat)
-    if not isinstance(k, int) or not 1 <= k <= MAX_REPEAT:
-        raise EdgeferError(f"--repeat must be in [1, {MAX_REPEAT}], got {k}")
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_REPEAT:
+        raise EdgeferError(f"--repeat must be an integer between 1 and {MAX_REPEAT}, got {k!r}")
+    timeout = lock_timeout_s if lock_timeout_s is not None else tgt.bench.lock_timeout_s
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 <= timeout <= 7 * 24 * 3600:
+        raise EdgeferError(f"--lock-timeout must be between 0 and 604800 seconds, got {timeout!r}")
     choice = resolve_classifier(classifier, fmt, precision)
     det = resolve_detector(detector)
     energy_arg = _energy_arg(energy, tgt)
@@ -68,8 +74,9 @@ def run_pipeline(
         from edgefer.pipeline.remote import run_pipeline_remote as run_repeats
     else:
         from edgefer.pipeline.local import run_pipeline_local as run_repeats
-    reports, stopped = run_repeats(choice, det, source, tgt, settings, k)
+    reports, stopped, exclusive = run_repeats(choice, det, source, tgt, settings, k, (timeout, on_wait))
     report = merge_repeats(reports, tgt.bench.session_cv)
+    report["exclusive"] = exclusive
     if stopped:
         report["partial"] = True
         report["partial_reason"] = "; ".join(r for r in (report["partial_reason"], stopped) if r)

@@ -9,7 +9,7 @@ import os
 import tempfile
 from typing import Any
 
-from edgefer.bench_hosts import mark_interrupted, run_runner_process, runner_error
+from edgefer.bench_hosts import LocalHost, WaitFn, mark_interrupted, run_runner_process, runner_error
 from edgefer.errors import EdgeferError
 from edgefer.pipeline.resolve import ClassifierChoice
 
@@ -30,9 +30,19 @@ def runner_args(s: dict[str, Any]) -> list[str]:
 
 
 def run_pipeline_local(choice: ClassifierChoice, detector: str, source: str, target: Any, settings: dict[str, Any],
-                       repeats: int) -> tuple[list[dict[str, Any]], str | None]:
-    """-> (one device report per repeat that ran, why the repeats stopped early or None).
-    A repeat that ends partial (interrupted, crashed) ends the run: what it measured is kept."""
+                       repeats: int, lock: tuple[float, WaitFn | None]) -> tuple[list[dict[str, Any]], str | None, dict]:
+    """-> (one device report per repeat that ran, why the repeats stopped early or None, the
+    board lock's record). The board lock (`bench`'s) is held for all repeats; a repeat that ends
+    partial (interrupted, crashed) ends the run: what it measured is kept."""
+    host = LocalHost(target)
+    host.what = "pipeline"
+    with host.hold(*lock) as exclusive:
+        reports, stopped = _repeats(choice, detector, source, target, settings, repeats)
+    return reports, stopped, exclusive
+
+
+def _repeats(choice: ClassifierChoice, detector: str, source: str, target: Any, settings: dict[str, Any],
+             repeats: int) -> tuple[list[dict[str, Any]], str | None]:
     args = ["-m", "edgefer.runner.pipeline", "run", "--classifier", choice.path, "--detector", detector,
             "--source", source, *runner_args({**settings, "precision": choice.precision}),
             "--target-json", json.dumps(target.summary(), separators=(",", ":"))]

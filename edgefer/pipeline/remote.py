@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from edgefer.bench_hosts import DeviceHost, WaitFn
 from edgefer.deploy.deployment import Deployment, deploy, install_command, sync_files
 from edgefer.deploy.shell import join_path
 from edgefer.errors import EdgeferError
@@ -92,12 +93,13 @@ def _fetch_json(dep: Deployment, rel: str) -> dict | None:
             return None
 
 
-def run_pipeline_remote(choice: ClassifierChoice, detector: str, source: str, target: Any,
-                        settings: dict[str, Any], repeats: int = 1) -> tuple[list[dict[str, Any]], str | None]:
-    """Deploy once, then run `python -m edgefer.runner.pipeline run` on the device once per repeat
-    (a fresh runner process each) -> (their reports, why the repeats stopped early or None).
-    A run that fails after writing a partial report returns it (partial, with the reason) and
-    ends the repeats."""
+def run_pipeline_remote(choice: ClassifierChoice, detector: str, source: str, target: Any, settings: dict[str, Any],
+                        repeats: int, lock: tuple[float, WaitFn | None]) -> tuple[list[dict[str, Any]], str | None, dict]:
+    """Deploy once, hold the board (`bench`'s lock, by a holder process on the device), then run
+    `python -m edgefer.runner.pipeline run` there once per repeat (a fresh runner process each)
+    -> (their reports, why the repeats stopped early or None, the lock's record). A run that
+    fails after writing a partial report returns it (partial, with the reason) and ends the
+    repeats."""
     from edgefer.runner.pipeline.sources import IMAGE_EXTENSIONS
 
     dep = deploy(choice.path, target)
@@ -130,24 +132,34 @@ def run_pipeline_remote(choice: ClassifierChoice, detector: str, source: str, ta
                  "--target-json", json.dumps(target.summary(), separators=(",", ":"))]
     if note:
         base_args += ["--source-note", note]
-    reports: list[dict[str, Any]] = []
+    host = DeviceHost(target)
+    host.deployments[choice.path], host.what = dep, "pipeline"
     try:
-        for i in range(repeats):
-            try:
-                report = _run_once(dep, target, base_args, f"reports/pipeline-{tag}-{i}.json")
-            except KeyboardInterrupt:
-                if reports:
-                    return reports, f"stopped on the host by Ctrl-C/SIGTERM before repeat {i + 1} of {repeats} ended"
-                raise
+        with host.hold(*lock) as exclusive:
+            reports, stopped = _repeats(dep, target, base_args, tag, repeats)
+        for report in reports:
             if note:
                 report["source"]["spec"] = source  # the user's spec, with the note saying how it travelled
-            reports.append(report)
-            if report.get("partial"):
-                return reports, (f"repeat {i + 1} of {repeats} ended early" if i + 1 < repeats else None)
-        return reports, None
+        return reports, stopped, exclusive
     finally:
         if shipped:
             dep.transport.run(["rm", "-f", "--", *shipped], step="clean up", cwd=dep.workdir, check=False)
+
+
+def _repeats(dep: Deployment, target: Any, base_args: list[str], tag: str,
+             repeats: int) -> tuple[list[dict[str, Any]], str | None]:
+    reports: list[dict[str, Any]] = []
+    for i in range(repeats):
+        try:
+            report = _run_once(dep, target, base_args, f"reports/pipeline-{tag}-{i}.json")
+        except KeyboardInterrupt:
+            if reports:
+                return reports, f"stopped on the host by Ctrl-C/SIGTERM before repeat {i + 1} of {repeats} ended"
+            raise
+        reports.append(report)
+        if report.get("partial"):
+            return reports, (f"repeat {i + 1} of {repeats} ended early" if i + 1 < repeats else None)
+    return reports, None
 
 
 def _run_once(dep: Deployment, target: Any, base_args: list[str], report_rel: str) -> dict[str, Any]:

@@ -202,6 +202,7 @@ class PipelineReport(_M):
     results: list[FrameResult]
     repeats: list[RepeatSummary] | None = None  # schema "2"
     between_repeats: BetweenRepeats | None = None
+    exclusive: dict[str, Any] | None = None  # the board lock held for the run (schema "2")
 
 
 def validate_pipeline_report(data: dict[str, Any], source: str = "pipeline report") -> PipelineReport:
