@@ -317,6 +317,10 @@ def summary_rows(r: Report) -> list[tuple[str, str]]:
         rows.append(("board", f"held exclusively ({r.exclusive.lock}; waited {r.exclusive.waited_s:g} s)"
                      if r.exclusive.held else "NOT held exclusively"))
     rows += [("warning", w) for w in r.warnings]
+    if r.instructions is not None:  # emulated targets, --count-instructions
+        from edgefer.instructions import summary_line
+
+        rows.append(("instructions", (summary_line(r.instructions.model_dump()) or "").removeprefix("instructions: ")))
     if r.roofline is not None:  # issue 11
         from edgefer.op_profile_report import roofline_text
 

@@ -68,3 +68,21 @@ def test_cli_report_show(report, tmp_path):
     p = subprocess.run([sys.executable, "-m", "edgefer", "report", "show", str(tmp_path / "bad.json")],
                        capture_output=True, text=True, cwd=REPO, timeout=60)
     assert p.returncode == 2 and p.stderr.startswith("error: invalid report") and "Traceback" not in p.stderr
+
+
+def test_report_show_has_a_row_for_instruction_counts():
+    """Emulated reports with --count-instructions: the counts are a row of the report table
+    (bench's table and `report show`), not only a line after it."""
+    from _synthetic_reports import repeat_samples, synthetic_report
+
+    from edgefer.report import summary_rows, validate_report
+
+    rep = synthetic_report(repeat_samples(12.0, k=2), "emulated", emulated=True)
+    rep["instructions"] = {"method": "qemu-tcg-plugin", "mode": "tb", "cpu_view": "cortex-a76", "n_inferences": 3,
+                           "total": 64_700_000, "per_inference": 21_570_000.0, "per_inference_min": 21_569_990.0,
+                           "per_inference_max": 21_570_010.0}
+    rows = dict(summary_rows(validate_report(rep)))
+    assert rows["instructions"].startswith("21,570,000 per inference, min..max 21,569,990..21,570,010 over 3")
+    assert "cortex-a76 view" in rows["instructions"] and "not time" in rows["instructions"]
+    plain = synthetic_report(repeat_samples(12.0, k=2), "native")
+    assert "instructions" not in dict(summary_rows(validate_report(plain)))

@@ -133,12 +133,8 @@ def bench_cmd(
     if as_json:
         typer.echo(json.dumps(reports[0] if len(reports) == 1 else reports, indent=1))
     else:
-        from edgefer.instructions import summary_line
-
         for r in reports:
-            render(validate_report(r), Console())
-            if summary_line(r.get("instructions")):
-                Console().print(summary_line(r.get("instructions")), markup=False, highlight=False)
+            render(validate_report(r), Console())  # instruction counts, when made, are one of its rows
         if out:
             console.print(f"report{'s' if len(reports) > 1 else ''} written to {out}")
     if any(r["partial"] for r in reports):
