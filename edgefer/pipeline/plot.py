@@ -25,6 +25,7 @@ def plot_timeline(report: dict[str, Any], out: str) -> str:
         ax2 = ax.twinx()
         ax2.bar(t, misses, color="tab:red", alpha=0.25, width=0.8, label="deadline misses / s")
         ax2.set_ylabel("deadline misses per second")
+        ax2.set_ylim(0, max(1, max(misses, default=0) * 1.15))  # counts: no negative axis when there are none
         ax2.legend(loc="upper right", fontsize=8)
     ax.set_ylabel("ms")
     ax.legend(loc="upper left", fontsize=8)

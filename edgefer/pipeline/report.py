@@ -283,7 +283,10 @@ def summary_rows(r: PipelineReport) -> list[tuple[str, str]]:
         p50s = ", ".join(f"{v:.2f}" for v in b.e2e_p50_ms)
         spread = f"; between-repeat CV {100 * b.e2e_cv:.1f} %" if b.e2e_cv is not None else \
             " (one repeat: between-run variance unknown; compare needs --repeat >= 2)"
-        rows.append(("repeats", f"{b.k} runner processes; e2e p50 per repeat: {p50s} ms{spread}"))
+        rows.append(("repeats", f"{b.k} runner process{'es' if b.k != 1 else ''}; e2e p50 per repeat: {p50s} ms{spread}"))
+    if r.exclusive is not None:
+        rows.append(("board", f"held exclusively ({r.exclusive.get('lock')}; waited {r.exclusive.get('waited_s', 0):g} s)"
+                     if r.exclusive.get("held") else "NOT held exclusively"))
     if r.paced is not None:
         p = r.paced
         rows += [("paced", f"{p.fps:g} fps for {p.duration_s if p.duration_s is not None else '?'} s: offered "
