@@ -22,3 +22,23 @@ def pytest_runtest_makereport(item, call):
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
         report.outcome = "failed"
         report.longrepr = f"skipped in CI, but CI installs what it needs ({', '.join(sorted(needs))}): {reason}"
+
+
+@pytest.fixture
+def hold_board(tmp_path, monkeypatch):
+    """hold_board("a study") -> this machine's board lock, held as that holder (in a lock dir of
+    the test's own) until released or the test ends."""
+    from edgefer.runner.lock import BoardLock, whoami
+
+    monkeypatch.setenv("EDGEFER_LOCK_DIR", str(tmp_path))
+    held = []
+
+    def hold(what: str) -> BoardLock:
+        lock = BoardLock(whoami(what))
+        lock.acquire(0)
+        held.append(lock)
+        return lock
+
+    yield hold
+    for lock in held:
+        lock.release()

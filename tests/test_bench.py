@@ -259,18 +259,12 @@ def test_directory_artifact_changed_after_conversion_is_refused(converted):
         resolve_jobs(str(converted))
 
 
-def test_a_busy_board_makes_a_second_bench_wait_then_fail(model, tmp_path, monkeypatch):
-    from edgefer.runner.lock import BoardLock, whoami
-
-    monkeypatch.setenv("EDGEFER_LOCK_DIR", str(tmp_path))
-    holder = BoardLock(whoami("a study"))
-    holder.acquire(0)
+def test_a_busy_board_makes_a_second_bench_wait_then_fail(model, hold_board):
+    holder = hold_board("a study")
     waits = []
-    try:
-        with pytest.raises(EdgeferError, match=r"the board is busy: held by a study by .* pid \d+") as exc:
-            bench(str(model), energy="none", lock_timeout_s=0.5, on_wait=waits.append, **FAST)
-        assert "\n" not in exc.value.one_line() and waits and "a study" in waits[0]
-    finally:
-        holder.release()
+    with pytest.raises(EdgeferError, match=r"the board is busy: held by a study by .* pid \d+") as exc:
+        bench(str(model), energy="none", lock_timeout_s=0.5, on_wait=waits.append, **FAST)
+    assert "\n" not in exc.value.one_line() and waits and "a study" in waits[0]
+    holder.release()
     [r] = bench(str(model), energy="none", lock_timeout_s=0.5, **FAST)
     assert r["exclusive"]["held"] and r["exclusive"]["lock"].endswith("edgefer-bench.lock")

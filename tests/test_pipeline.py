@@ -207,22 +207,17 @@ def test_bad_repeat_is_one_line_exit_2(cls_dir, tmp_path, capsys):
                                                       "--lock-timeout", "nan")
 
 
-def test_a_busy_board_makes_a_pipeline_wait_then_fail(cls_dir, tmp_path, monkeypatch):
+def test_a_busy_board_makes_a_pipeline_wait_then_fail(cls_dir, tmp_path, hold_board):
     """The pipeline takes bench's board lock: one measurement per board."""
     from edgefer.errors import EdgeferError
-    from edgefer.runner.lock import BoardLock, whoami
 
-    monkeypatch.setenv("EDGEFER_LOCK_DIR", str(tmp_path))
-    holder = BoardLock(whoami("a bench"))
-    holder.acquire(0)
+    holder = hold_board("a bench")
     waits = []
-    try:
-        with pytest.raises(EdgeferError, match=r"the board is busy: held by a bench by .* pid \d+"):
-            _run(cls_dir, "synthetic:160x120", frames=3, warmup=0, lock_timeout_s=0.5, on_wait=waits.append,
-                 out=str(tmp_path / "r.json"))
-        assert waits and "a bench" in waits[0] and not (tmp_path / "r.json").exists()
-    finally:
-        holder.release()
+    with pytest.raises(EdgeferError, match=r"the board is busy: held by a bench by .* pid \d+"):
+        _run(cls_dir, "synthetic:160x120", frames=3, warmup=0, lock_timeout_s=0.5, on_wait=waits.append,
+             out=str(tmp_path / "r.json"))
+    assert waits and "a bench" in waits[0] and not (tmp_path / "r.json").exists()
+    holder.release()
     r = _run(cls_dir, "synthetic:160x120", frames=3, warmup=0, lock_timeout_s=0.5)
     assert r["exclusive"]["held"] and r["exclusive"]["lock"].endswith("edgefer-bench.lock")
 
