@@ -210,3 +210,26 @@ def test_host_sigterm_during_a_remote_bench_keeps_the_device_samples(sshd, model
     assert r["partial"] and "stopped on the host" in r["partial_reason"] and len(r["repeats"]) == 1
     assert r["statistics"]["n"] > 100 and r["target"]["transport"] == "ssh"
     assert not list((tmp_path / "work" / "reports").glob("*.pid"))  # the device runner has exited
+
+
+def test_host_sigterm_during_a_remote_pipeline_keeps_the_device_frames(sshd, tmp_path):
+    """The pipeline on a board over SSH: progress events come back while it runs; SIGTERM on the
+    host stops the device runner through its pid file, and its partial report is fetched."""
+    import sys
+
+    from _pipeline_fixtures import classifier_dir
+
+    t = sshd.target("local", workdir=str(tmp_path / "work"))
+    out = tmp_path / "r.json"
+    proc = subprocess.Popen([sys.executable, "-m", "edgefer", "pipeline", "-c", str(classifier_dir(tmp_path / "tiny")),
+                             "-s", "synthetic:160x120", "--fps", "30", "--duration", "60", "--threads", "1",
+                             "--target", str(_profile_file(t, tmp_path / "board.yaml")), "--energy", "none",
+                             "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(10)  # deployed, locked, and running on the device by now
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=180)
+    assert proc.returncode == 1, err
+    r = json.loads(out.read_text())
+    assert r["partial"] and "stopped on the host" in r["partial_reason"] and r["statistics"]["frames"] > 5
+    assert r["target"]["transport"] == "ssh" and r["exclusive"]["held"]
+    assert not list((tmp_path / "work" / "reports").glob("*.pid"))  # the device runner has exited

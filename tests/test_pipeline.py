@@ -222,6 +222,44 @@ def test_a_busy_board_makes_a_pipeline_wait_then_fail(cls_dir, tmp_path, hold_bo
     assert r["exclusive"]["held"] and r["exclusive"]["lock"].endswith("edgefer-bench.lock")
 
 
+def test_progress_events_while_repeats_run(cls_dir):
+    events = []
+    _run(cls_dir, "synthetic:160x120", fps=20, duration_s=1.2, warmup=1, repeat=2,
+         on_progress=lambda i, n, t: events.append((i, n, t)))
+    assert {i for i, _, _ in events} == {0, 1} and all(n > 0 and t >= 0.4 for _, n, t in events)
+
+
+def test_a_terminal_gets_a_progress_bar(cls_dir, tmp_path):
+    """On a TTY `edgefer pipeline` draws a bar over the repeats (never when piped: the other tests)."""
+    import pty
+
+    main, sub = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "edgefer", "pipeline", "-c", str(cls_dir), "-s", "synthetic:160x120",
+                             "--fps", "20", "--duration", "1.2", "--repeat", "2", "--energy", "none", "--threads", "1"],
+                            cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "120"},
+                            stdout=subprocess.DEVNULL, stderr=sub)
+    os.close(sub)
+    import select
+
+    chunks, deadline = [], time.time() + 120
+    while time.time() < deadline:
+        if not select.select([main], [], [], 1.0)[0]:
+            if proc.poll() is not None:
+                break
+            continue
+        try:
+            data = os.read(main, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(main)
+    assert proc.wait(timeout=120) == 0
+    text = b"".join(chunks).decode(errors="replace")
+    assert "pipeline repeat 2/2" in text and "/1.2 s" in text
+
+
 def test_interrupt_keeps_what_was_measured(cls_dir, tmp_path):
     out = tmp_path / "r.json"
     proc = subprocess.Popen([sys.executable, "-m", "edgefer", "pipeline", "-c", str(cls_dir), "-s", "synthetic:160x120",

@@ -27,14 +27,16 @@ def test_pipeline_on_the_emulated_board(board, tmp_path):
 
     cls = classifier_dir(tmp_path / "tiny")
     out = tmp_path / "r.json"
+    events = []
     r = run_pipeline(str(cls), "blazeface", skimage_photo("astronaut"), target=board, frames=3, warmup=1,
-                     energy="auto", out=str(out))
+                     energy="auto", out=str(out), on_progress=lambda i, n, t: events.append(i))
     env = r["environment"]
     assert env["emulated"] is True and env["emulator"] == "qemu-aarch64 (cortex-a72)" and env["machine"] == "aarch64"
     assert r["target"]["name"] == "qemu-aarch64" and r["target"]["transport"] == "ssh" and out.is_file()
     # the profile's bench.repeat (2): two runner processes on the board, 3 frames each
     assert r["partial"] is False and [x["frames"] for x in r["repeats"]] == [3, 3] and min(r["frames"]["faces"]) >= 1
     assert r["statistics"]["frames"] == 6 and len({x["pid"] for x in r["repeats"]}) == 2
+    assert set(events) == {0, 1}  # the board's progress events, relayed per repeat
     assert r["source"]["kind"] == "npy" and "decoded on the host" in r["source"]["note"]
     assert r["settings"]["resize"] == "numpy" and r["settings"]["opencv"] is None  # no cv2 on the board
     assert r["classifier"]["preprocessing"]["from"] == "manifest" and r["detector"]["anchors"] == 896

@@ -27,7 +27,7 @@ def _fetch_json(dep: Deployment, rel: str, step: str) -> dict | None:
             return None  # a report cut short while being written is no report
 
 
-def _progress_router(on_progress: Callable[[dict], None] | None) -> Callable[[str], None]:
+def runner_event_router(on_progress: Callable[[dict], None] | None) -> Callable[[str], None]:
     """stderr lines that are runner JSON events go to on_progress; the rest stay as context."""
 
     def route(line: str) -> None:
@@ -86,7 +86,7 @@ def run_runner_bench(dep: Deployment, runner_args: list[str], on_progress: Calla
     failure: EdgeferError | None = None
     interrupted = False
     try:
-        res = dep.run_runner(*args, *runner_args, step="bench", on_stderr_line=_progress_router(on_progress),
+        res = dep.run_runner(*args, *runner_args, step="bench", on_stderr_line=runner_event_router(on_progress),
                              check=False, on_interrupt=stop_on_device)
         interrupted = res.interrupted
         if res.rc not in (0, 1) and not interrupted:  # 1 = partial report written, by the runner contract

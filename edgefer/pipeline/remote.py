@@ -18,15 +18,16 @@ import os
 import tempfile
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
-from edgefer.bench_hosts import DeviceHost, WaitFn
+from edgefer.bench_hosts import DeviceHost, WaitFn, mark_interrupted
 from edgefer.deploy.deployment import Deployment, deploy, install_command, sync_files
 from edgefer.deploy.shell import join_path
 from edgefer.errors import EdgeferError
-from edgefer.pipeline.local import runner_args
+from edgefer.deploy.remote import runner_event_router
+from edgefer.pipeline.local import ProgressFn, repeat_done, repeat_events, runner_args
 from edgefer.pipeline.resolve import ClassifierChoice
 from edgefer.runner.files import sha256_file
 
@@ -94,7 +95,8 @@ def _fetch_json(dep: Deployment, rel: str) -> dict | None:
 
 
 def run_pipeline_remote(choice: ClassifierChoice, detector: str, source: str, target: Any, settings: dict[str, Any],
-                        repeats: int, lock: tuple[float, WaitFn | None]) -> tuple[list[dict[str, Any]], str | None, dict]:
+                        repeats: int, lock: tuple[float, WaitFn | None], on_progress: ProgressFn | None = None,
+                        ) -> tuple[list[dict[str, Any]], str | None, dict]:
     """Deploy once, hold the board (`bench`'s lock, by a holder process on the device), then run
     `python -m edgefer.runner.pipeline run` there once per repeat (a fresh runner process each)
     -> (their reports, why the repeats stopped early or None, the lock's record). A run that
@@ -136,7 +138,7 @@ def run_pipeline_remote(choice: ClassifierChoice, detector: str, source: str, ta
     host.deployments[choice.path], host.what = dep, "pipeline"
     try:
         with host.hold(*lock) as exclusive:
-            reports, stopped = _repeats(dep, target, base_args, tag, repeats)
+            reports, stopped = _repeats(dep, target, base_args, tag, repeats, on_progress)
         for report in reports:
             if note:
                 report["source"]["spec"] = source  # the user's spec, with the note saying how it travelled
@@ -146,39 +148,57 @@ def run_pipeline_remote(choice: ClassifierChoice, detector: str, source: str, ta
             dep.transport.run(["rm", "-f", "--", *shipped], step="clean up", cwd=dep.workdir, check=False)
 
 
-def _repeats(dep: Deployment, target: Any, base_args: list[str], tag: str,
-             repeats: int) -> tuple[list[dict[str, Any]], str | None]:
+def _repeats(dep: Deployment, target: Any, base_args: list[str], tag: str, repeats: int,
+             on_progress: ProgressFn | None) -> tuple[list[dict[str, Any]], str | None]:
     reports: list[dict[str, Any]] = []
     for i in range(repeats):
         try:
-            report = _run_once(dep, target, base_args, f"reports/pipeline-{tag}-{i}.json")
+            report = _run_once(dep, target, base_args, f"reports/pipeline-{tag}-{i}.json", repeat_events(on_progress, i))
         except KeyboardInterrupt:
             if reports:
                 return reports, f"stopped on the host by Ctrl-C/SIGTERM before repeat {i + 1} of {repeats} ended"
             raise
         reports.append(report)
+        repeat_done(on_progress, i, report)
         if report.get("partial"):
             return reports, (f"repeat {i + 1} of {repeats} ended early" if i + 1 < repeats else None)
     return reports, None
 
 
-def _run_once(dep: Deployment, target: Any, base_args: list[str], report_rel: str) -> dict[str, Any]:
-    """One repeat on the device: its report (partial when the runner stopped or failed mid-run)."""
+def _run_once(dep: Deployment, target: Any, base_args: list[str], report_rel: str,
+              on_event: Callable[[dict], None] | None) -> dict[str, Any]:
+    """One repeat on the device: its report (partial when the runner stopped or failed mid-run).
+    Ctrl-C/SIGTERM here stops the runner on the device through its pid file (SIGINT: it writes
+    what it measured), and that partial report is fetched."""
+    pid_rel = report_rel + ".pid"
+
+    def stop_on_device() -> None:
+        dep.transport.run(["sh", "-c", 'p=$(cat -- "$1" 2>/dev/null) && kill -INT "$p" 2>/dev/null; exit 0',
+                           "sh", pid_rel], step="stop the run", cwd=dep.workdir, check=False)
+
     failure: EdgeferError | None = None
+    interrupted = False
     try:
-        res = dep.transport.run([*target.python, *base_args, "--out", report_rel], step="pipeline", cwd=dep.workdir,
-                                env={"PYTHONPATH": dep.workdir}, check=False)
-        if res.rc not in (0, 1):  # 1 = partial report written
+        res = dep.transport.run([*target.python, *base_args, "--out", report_rel, "--pid-file", pid_rel,
+                                 "--progress", "jsonl"], step="pipeline", cwd=dep.workdir,
+                                env={"PYTHONPATH": dep.workdir}, check=False, on_stderr_line=runner_event_router(on_event),
+                                on_interrupt=stop_on_device)
+        interrupted = res.interrupted
+        if res.rc not in (0, 1) and not interrupted:  # 1 = partial report written
             failure = dep.transport.command_failed(res, "pipeline", target.python)
     except EdgeferError as exc:
         failure = exc
     try:
         report = _fetch_json(dep, report_rel)
     finally:
-        dep.transport.run(["rm", "-f", "--", report_rel], step="clean up", cwd=dep.workdir, check=False)
+        dep.transport.run(["rm", "-f", "--", report_rel, pid_rel], step="clean up", cwd=dep.workdir, check=False)
     if report is None:
+        if interrupted:
+            raise KeyboardInterrupt
         raise failure or dep.transport.fail("fetch report", f"the runner wrote no report at {report_rel}")
-    if failure is not None:
+    if interrupted:
+        mark_interrupted(report, "stopped on the host by Ctrl-C/SIGTERM")
+    elif failure is not None:
         report["partial"] = True
         report["partial_reason"] = f"{report.get('partial_reason') or 'partial'}; then {failure.one_line()}"
     return report

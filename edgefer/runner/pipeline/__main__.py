@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from edgefer.errors import EdgeferError
@@ -46,7 +47,15 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--precision")
     r.add_argument("--source-note")
     r.add_argument("--target-json")
+    r.add_argument("--pid-file", help="write this process's pid here (the host stops a run through it)")
+    r.add_argument("--progress", choices=("none", "jsonl"), default="none",
+                   help="jsonl: a progress event on stderr about twice a second")
     return p
+
+
+def _jsonl_progress(frames: int, elapsed_ns: int) -> None:
+    print(json.dumps({"event": "pipeline_progress", "frames": frames, "elapsed_s": round(elapsed_ns / 1e9, 3)}),
+          file=sys.stderr, flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,12 +74,21 @@ def main(argv: list[str] | None = None) -> int:
             target = json.loads(a.target_json) if a.target_json else None
         except json.JSONDecodeError as exc:
             raise EdgeferError(f"--target-json is not valid JSON: {exc}") from None
-        report = run_pipeline_session(
-            a.classifier, a.detector, a.source, frames=a.frames, fps=a.fps, duration_s=a.duration,
-            warmup=a.warmup, threads=a.threads, runtime=a.runtime, resize=a.resize, nms=a.nms,
-            crop_margin=a.crop_margin, energy=a.energy, target=target, source_note=a.source_note,
-            precision=a.precision)
-        write_json_atomic(a.out, report)
+        if a.pid_file:
+            write_json_atomic(a.pid_file, os.getpid())
+        try:
+            report = run_pipeline_session(
+                a.classifier, a.detector, a.source, frames=a.frames, fps=a.fps, duration_s=a.duration,
+                warmup=a.warmup, threads=a.threads, runtime=a.runtime, resize=a.resize, nms=a.nms,
+                crop_margin=a.crop_margin, energy=a.energy, target=target, source_note=a.source_note,
+                precision=a.precision, on_progress=_jsonl_progress if a.progress == "jsonl" else None)
+            write_json_atomic(a.out, report)
+        finally:
+            if a.pid_file:
+                try:
+                    os.unlink(a.pid_file)
+                except OSError:
+                    pass
         return 1 if report["partial"] else 0
     except EdgeferError as exc:
         print(f"error: {exc.one_line()}", file=sys.stderr)

@@ -112,8 +112,13 @@ class CameraClock:
         return k if self.arrival(k) >= duration_ns else k + 1
 
 
-def run_loop(source, detector, classifier, s: LoopSettings, log: FrameLog) -> None:
-    """Fill `log` until the frame count or the duration is reached (or an interrupt)."""
+PROGRESS_EVERY_NS = 500_000_000
+
+
+def run_loop(source, detector, classifier, s: LoopSettings, log: FrameLog,
+             on_progress: Callable[[int, int], None] | None = None) -> None:
+    """Fill `log` until the frame count or the duration is reached (or an interrupt);
+    `on_progress(frames processed, ns since start)` every PROGRESS_EVERY_NS at most."""
     clock = time.perf_counter_ns
     cols = log.columns
     camera = CameraClock(s.fps) if s.fps else None
@@ -121,6 +126,7 @@ def run_loop(source, detector, classifier, s: LoopSettings, log: FrameLog) -> No
     t0 = log.t0_ns = clock()
     next_idx = 0  # next frame index to take (paced: arrivals; free: frames processed)
     processed = 0
+    reported = t0
     while True:
         now = clock()
         if duration is not None and now - t0 >= duration:
@@ -162,6 +168,9 @@ def run_loop(source, detector, classifier, s: LoopSettings, log: FrameLog) -> No
         cols["e2e_ns"].append(end - begin)  # appended last: a row is complete once e2e is there
         next_idx += 1
         processed += 1
+        if on_progress is not None and end - reported >= PROGRESS_EVERY_NS:
+            reported = end
+            on_progress(processed, end - t0)
     if camera is not None and duration is not None and s.frames is None:
         # frames that arrived before the end but found the pipeline busy until then: dropped too,
         # so offered = processed + dropped = every frame the camera delivered in the window

@@ -12,7 +12,7 @@ import os
 
 import json
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Callable
 
 from edgefer import __version__
 from edgefer.errors import EdgeferError
@@ -21,6 +21,7 @@ from edgefer.runner.pipeline import imaging, summary
 from edgefer.runner.pipeline.loop import FrameLog, LoopSettings, complete_rows, run_loop, warm_up
 
 SCHEMA_VERSION = "1"
+DEFAULT_FRAMES = 100  # frames of a run given neither --frames nor --duration
 KIND = "edgefer.pipeline.report"
 RUNTIME_MODULES = ("onnxruntime", "ai-edge-litert", "tflite-runtime")
 
@@ -71,8 +72,10 @@ def run_pipeline_session(
     duration_s: float | None = None, warmup: int = 3, threads: int | None = None, runtime: str | None = None,
     resize: str = "auto", nms: str = "weighted", crop_margin: float = 0.1, energy: str | dict | None = "auto",
     target: dict[str, Any] | None = None, source_note: str | None = None, precision: str | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
-    """Run the pipeline and return the report dict (validated on the host by edgefer.pipeline.report)."""
+    """Run the pipeline and return the report dict (validated on the host by edgefer.pipeline.report).
+    `on_progress(frames processed, ns since the first timed frame)` about twice a second."""
     from edgefer.runner.pipeline.classifier import FaceClassifier
     from edgefer.runner.pipeline.detectors import open_detector
     from edgefer.runner.pipeline.monitor import BoardMonitor
@@ -81,7 +84,7 @@ def run_pipeline_session(
 
     _check_settings(frames, fps, duration_s, warmup, crop_margin)
     if frames is None and duration_s is None:
-        frames = 100
+        frames = DEFAULT_FRAMES
     backend = imaging.resize_backend(resize)
     src = open_source(source)
     det = cls = None
@@ -111,7 +114,7 @@ def run_pipeline_session(
         monitor.start()
         try:
             run_loop(src, det, cls, LoopSettings(frames=frames, fps=fps, duration_s=duration_s,
-                                                 crop_margin=crop_margin), log)
+                                                 crop_margin=crop_margin), log, on_progress)
         except (KeyboardInterrupt, SystemExit) as exc:
             report["partial"], report["partial_reason"] = True, f"interrupted ({type(exc).__name__})"
         except EdgeferError as exc:  # e.g. a camera that stops delivering: keep what was measured
