@@ -86,9 +86,7 @@ def _json_arg(text: str | None, flag: str) -> Any:
 
 
 def _bench(a: argparse.Namespace) -> int:
-    import os
-
-    from edgefer.runner.files import write_json_atomic
+    from edgefer.runner.files import pid_file, write_json_atomic
     from edgefer.runner.session import run_bench
     from edgefer.runner.settings import BenchSettings
 
@@ -99,14 +97,12 @@ def _bench(a: argparse.Namespace) -> int:
         except json.JSONDecodeError as exc:
             raise EdgeferError(f"--target-json is not valid JSON: {exc}")
     s = BenchSettings.from_namespace(a).validate()
-    if a.pid_file:
-        write_json_atomic(a.pid_file, os.getpid())
     opener = None
     if s.runtime == "torch":  # host-only eager reference: torch is imported only when asked for
         from edgefer.torch_runtime import torch_opener
 
         opener = torch_opener(a.artifact, s.threads, list(s.input_shape) if s.input_shape else None)
-    try:
+    with pid_file(a.pid_file):
         report = run_bench(
             a.artifact, runtime=None if opener else s.runtime, opener=opener, runs=s.runs, warmup=s.warmup,
             min_seconds=s.min_seconds, batch_size=s.batch_size, threads=s.threads,
@@ -119,12 +115,6 @@ def _bench(a: argparse.Namespace) -> int:
             on_progress=_jsonl_progress if a.progress == "jsonl" else None,
         )
         write_json_atomic(a.out, report)
-    finally:
-        if a.pid_file:
-            try:
-                os.unlink(a.pid_file)
-            except OSError:
-                pass
     return 1 if report["partial"] else 0
 
 

@@ -53,6 +53,20 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> None:
             os.fsync(f.fileno())
 
 
+@contextlib.contextmanager
+def pid_file(path: str | None) -> Iterator[None]:
+    """This process's pid in `path` while the block runs (the host stops a run on a board through
+    it: kill -INT); removed afterwards. No file when path is None."""
+    if path:
+        write_json_atomic(path, os.getpid())
+    try:
+        yield
+    finally:
+        if path:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+
+
 def write_json_atomic(path: str | os.PathLike, obj: Any) -> None:
     write_text_atomic(path, json.dumps(obj, indent=1) + "\n")
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 
 from edgefer.errors import EdgeferError
@@ -67,28 +66,20 @@ def main(argv: list[str] | None = None) -> int:
         if a.cmd == "probe":
             print(json.dumps(_probe()))
             return 0
-        from edgefer.runner.files import write_json_atomic
+        from edgefer.runner.files import pid_file, write_json_atomic
         from edgefer.runner.pipeline.session import run_pipeline_session
 
         try:
             target = json.loads(a.target_json) if a.target_json else None
         except json.JSONDecodeError as exc:
             raise EdgeferError(f"--target-json is not valid JSON: {exc}") from None
-        if a.pid_file:
-            write_json_atomic(a.pid_file, os.getpid())
-        try:
+        with pid_file(a.pid_file):
             report = run_pipeline_session(
                 a.classifier, a.detector, a.source, frames=a.frames, fps=a.fps, duration_s=a.duration,
                 warmup=a.warmup, threads=a.threads, runtime=a.runtime, resize=a.resize, nms=a.nms,
                 crop_margin=a.crop_margin, energy=a.energy, target=target, source_note=a.source_note,
                 precision=a.precision, on_progress=_jsonl_progress if a.progress == "jsonl" else None)
             write_json_atomic(a.out, report)
-        finally:
-            if a.pid_file:
-                try:
-                    os.unlink(a.pid_file)
-                except OSError:
-                    pass
         return 1 if report["partial"] else 0
     except EdgeferError as exc:
         print(f"error: {exc.one_line()}", file=sys.stderr)

@@ -20,7 +20,6 @@ Any model file with this input/output format is accepted (a user's own BlazeFace
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from typing import Any
