@@ -8,7 +8,7 @@ import pytest
 
 from edgefer.errors import EdgeferError
 from edgefer.papers import load_papers
-from edgefer.reproduce import _outcome, flops_convention, reproduce
+from edgefer.reproduce import flops_convention, outcome, reproduce
 
 pytest.importorskip("onnxruntime")
 pytestmark = pytest.mark.slow  # converts three models: ~30 s of CPU
@@ -67,24 +67,24 @@ def test_second_run_is_resumed_from_cache(run001):
 
 def test_published_column_and_claims_with_synthetic_measurements():
     # ratios and claim logic on seed 000's published figures; the inputs here are made up
-    from edgefer.reproduce import Row, _published, paper_table, PaperResult
+    from edgefer.reproduce import PaperResult, Row, attach_published, paper_table
 
     paper = load_papers().get("000")
     pm = paper.model("mobilenetv3_large")
     row = Row("x", pm.zoo, pm.label, pm.role, "onnx", "fp32", params=3_095_991, macs=220_404_816,
               flops=440_809_632, p50_ms=10.65, mean_ms=10.65, input_shape=[1, 3, 224, 224])
     assert flops_convention(219e6, row.macs, row.flops) == "MACs"
-    _published(row, pm, "MACs")
+    attach_published(row, pm, "MACs")
     assert row.published["latency"][0]["ratio"] == pytest.approx(0.5)  # the paper's mean vs our mean
     assert row.published["latency"][0]["ours_statistic"] == "mean"
     assert row.published["flops"][0]["ratio"] == pytest.approx(220.404816 / 219)
     assert "Tab. 3" in row.published["params"][0]["source"]
     head, body = paper_table(PaperResult(paper.id, paper.short_name, paper.title, "", "MACs", True, [row], []))
     assert "paper ms" in head and "paper MFLOPs" in head and "paper FPS" not in head
-    assert _outcome("lower", 0.88, significant=True) == "holds"
-    assert _outcome("lower", 1.10, significant=True) == "contradicted"
-    assert _outcome("lower", 0.99, significant=False).startswith("not confirmed")
-    assert _outcome("not_higher", 1.05, significant=False) == "holds"
+    assert outcome("lower", 0.88, significant=True) == "holds"
+    assert outcome("lower", 1.10, significant=True) == "contradicted"
+    assert outcome("lower", 0.99, significant=False).startswith("not confirmed")
+    assert outcome("not_higher", 1.05, significant=False) == "holds"
 
 
 def test_claim_verdicts_from_an_emulated_board_are_labelled_and_p_underflow_is_readable():
@@ -138,7 +138,8 @@ def test_a_failing_model_is_reported_in_its_row_and_the_rest_go_on(run001, tmp_p
 def test_a_conversion_is_reused_only_with_the_same_calibration_data(tmp_path, monkeypatch):
     # stale int8 artifacts calibrated on other data must not be reused: the manifest records --calib
     import edgefer.convert
-    from edgefer.reproduce import Settings, _convert_dir
+    from edgefer.reproduce import Settings
+    from edgefer.reproduce.measuring import convert_dir
 
     d = tmp_path / "artifacts" / "mobilenet_v1"
     d.mkdir(parents=True)
@@ -154,12 +155,12 @@ def test_a_conversion_is_reused_only_with_the_same_calibration_data(tmp_path, mo
     monkeypatch.setattr(edgefer.convert, "convert", lambda opts, **kw: calls.append(opts.calib) or Converted())
     step = lambda desc: None  # noqa: E731
     same = Settings(formats=("onnx",), precisions=("int8",), calib_data="a.npy")
-    assert _convert_dir(tmp_path, "mobilenet_v1", same, step) == manifest and calls == []
+    assert convert_dir(tmp_path, "mobilenet_v1", same, step) == manifest and calls == []
     other = Settings(formats=("onnx",), precisions=("int8",), calib_data="b.npy")
-    assert _convert_dir(tmp_path, "mobilenet_v1", other, step) == {"new": True} and calls == ["b.npy"]
-    assert _convert_dir(tmp_path, "mobilenet_v1", Settings(formats=("onnx",), precisions=("int8",)), step) == {"new": True}
+    assert convert_dir(tmp_path, "mobilenet_v1", other, step) == {"new": True} and calls == ["b.npy"]
+    assert convert_dir(tmp_path, "mobilenet_v1", Settings(formats=("onnx",), precisions=("int8",)), step) == {"new": True}
     (d / "manifest.json").write_text("{ truncated")  # a broken manifest is converted again, not an error
-    assert _convert_dir(tmp_path, "mobilenet_v1", same, step) == {"new": True}
+    assert convert_dir(tmp_path, "mobilenet_v1", same, step) == {"new": True}
 
 
 def test_pytorch_eager_rows_beside_the_deployed_formats(run001, tmp_path):
