@@ -193,3 +193,18 @@ def test_disk_full_mid_study_is_one_line_exit_2_and_keeps_finished_cells(tmp_pat
         assert rerun.measured == 12 - finished and not rerun.failed  # the finished ones were kept
     finally:
         subprocess.run(["umount", "-l", str(out)], check=False)
+
+
+def test_cell_intervals_include_the_targets_session_drift():
+    """A cell's interval over its repeats is widened by the profile's between-session CV (the
+    drift repeats run back to back cannot see), as compare's is."""
+    import numpy as np
+
+    from edgefer.study.figures import _ci_over_repeats
+
+    medians = np.array([10.0, 10.1, 9.9])
+    v, lo, hi, method = _ci_over_repeats(medians)
+    v2, lo2, hi2, method2 = _ci_over_repeats(medians, 0.035)
+    assert v == v2 == pytest.approx(10.0) and lo2 < lo < v < hi < hi2
+    assert (hi2 - lo2) / 2 > 1.96 * 0.035 * 10 * 0.9 and "session drift (3.5%)" in method2
+    assert "session" not in method

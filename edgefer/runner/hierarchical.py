@@ -107,7 +107,7 @@ def log_se(dist: np.ndarray, k: int) -> np.ndarray:
     return np.log(dist).std(axis=0, ddof=1) * np.sqrt(k / max(k - 1, 1))
 
 
-def _half_width(parts: list[tuple[np.ndarray, int]], known_var: float) -> np.ndarray:
+def log_half_width(parts: list[tuple[np.ndarray, int]], known_var: float) -> np.ndarray:
     """95% half-width on the log scale: bootstrap variances with their degrees of freedom (k-1)
     plus a known variance (the session term), combined by Welch-Satterthwaite for Student's t."""
     boot = sum(v for v, _ in parts)
@@ -122,7 +122,7 @@ def t_interval(point: np.ndarray, dist: np.ndarray, k: int, session_cv: float = 
     """95% interval of one report's statistic: the two-level bootstrap's standard error with
     Student's t on k-1 degrees of freedom (percentile intervals of a bootstrap over a handful of
     repeats are too narrow: they cover ~85%, not 95%, at k=5), plus the session term."""
-    half = _half_width([(log_se(dist, k) ** 2, k)], session_cv ** 2)
+    half = log_half_width([(log_se(dist, k) ** 2, k)], session_cv ** 2)
     return point * np.exp(-half), point * np.exp(half)
 
 
@@ -131,7 +131,7 @@ def ratio_interval(point_ratio: np.ndarray, dist_base: np.ndarray, k_base: int, 
                    session_cv_other: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """95% interval of other/base: log-scale standard errors from each report's two-level
     bootstrap and each report's session term, combined, Welch-Satterthwaite degrees of freedom."""
-    half = _half_width([(log_se(dist_base, k_base) ** 2, k_base), (log_se(dist_other, k_other) ** 2, k_other)],
+    half = log_half_width([(log_se(dist_base, k_base) ** 2, k_base), (log_se(dist_other, k_other) ** 2, k_other)],
                        session_cv_base ** 2 + session_cv_other ** 2)
     return point_ratio * np.exp(-half), point_ratio * np.exp(half)
 

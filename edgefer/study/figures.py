@@ -3,7 +3,8 @@
 Latency is the per-sample time at batch 1. Each repeat (a fresh runner process) gives its
 median; with k >= 2 repeats the cell's value is the mean of those medians with a 95% t
 interval over repeats (between-run variation is what a reader re-running the study would
-see). With one repeat the interval is a bootstrap of the median over that run's samples
+see), widened by the target's between-session drift where its profile states one
+(`bench.session_cv`, as compare does). With one repeat the interval is a bootstrap of the median over that run's samples
 (within-run only, labelled so). Peak memory is the largest peak RSS of the repeats; energy
 the mean per-inference energy, labelled estimated when the report says so.
 """
@@ -18,15 +19,25 @@ import numpy as np
 BOOTSTRAP = 2000
 
 
-def _ci_over_repeats(values: np.ndarray) -> tuple[float, float, float, str]:
+def _ci_over_repeats(values: np.ndarray, session_cv: float = 0.0) -> tuple[float, float, float, str]:
+    """Mean of per-repeat values with a 95% interval: Student's t over the repeats, plus the
+    target's between-session drift (`bench.session_cv`: repeats run back to back cannot see it;
+    edgefer.runner.hierarchical) when the profile states one."""
     from scipy import stats
 
     k = len(values)
     mean = float(values.mean())
     if k == 1:
         return mean, mean, mean, "one repeat"
-    half = float(stats.t.ppf(0.975, k - 1) * values.std(ddof=1) / np.sqrt(k))
-    return mean, mean - half, mean + half, f"mean of {k} repeat medians, 95% t interval"
+    if not session_cv or mean <= 0:
+        half = float(stats.t.ppf(0.975, k - 1) * values.std(ddof=1) / np.sqrt(k))
+        return mean, mean - half, mean + half, f"mean of {k} repeat medians, 95% t interval"
+    from edgefer.runner.hierarchical import log_half_width
+
+    log_se2 = np.asarray((values.std(ddof=1) / mean) ** 2 / k)  # the repeats' spread, relative, on the log scale
+    half = float(log_half_width([(log_se2, k)], session_cv ** 2))
+    return (mean, mean * float(np.exp(-half)), mean * float(np.exp(half)),
+            f"mean of {k} repeat medians, 95% t interval with the target's session drift ({session_cv:.1%})")
 
 
 def _bootstrap_median(ms: np.ndarray) -> tuple[float, float]:
@@ -38,7 +49,7 @@ def _bootstrap_median(ms: np.ndarray) -> tuple[float, float]:
 
 def cell_figures(out: Path, repeats: list[dict]) -> dict | None:
     """{"latency_ms", "throughput_sps", "memory_mb", "energy_mj", "emulated", ...} or None without reports."""
-    from edgefer.compare import per_sample_ms
+    from edgefer.compare import per_sample_ms, session_cv
 
     reps, paths = [], []
     for r in repeats:
@@ -55,7 +66,8 @@ def cell_figures(out: Path, repeats: list[dict]) -> dict | None:
         return None
     reps, paths, samples = [reps[i] for i in keep], [paths[i] for i in keep], [samples[i] for i in keep]
     medians = np.array([float(np.median(s)) for s in samples])
-    value, lo, hi, method = _ci_over_repeats(medians)
+    cv = max(session_cv(rep) for rep in reps)
+    value, lo, hi, method = _ci_over_repeats(medians, cv)
     if len(reps) == 1:
         lo, hi = _bootstrap_median(samples[0])
         method = "median of one repeat, 95% bootstrap interval over its samples (within-run only)"
@@ -64,7 +76,7 @@ def cell_figures(out: Path, repeats: list[dict]) -> dict | None:
                "per_repeat": [{"report": p, "median_ms": float(m), "n_samples": int(s.size)}
                               for p, m, s in zip(paths, medians, samples)], "reports": paths}
     tput = np.array([1e3 / float(s.mean()) for s in samples])
-    t_val, t_lo, t_hi, t_method = _ci_over_repeats(tput)
+    t_val, t_lo, t_hi, t_method = _ci_over_repeats(tput, cv)
     rss = [((rep.get("resources") or {}).get("peak_rss_mb"), p) for rep, p in zip(reps, paths)]
     rss = [(v, p) for v, p in rss if v is not None]
     memory = ({"value": max(v for v, _ in rss), "statistic": "max peak RSS over repeats",

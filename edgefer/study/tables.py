@@ -86,7 +86,8 @@ def to_markdown(result: dict) -> str:
 
 
 NOTES_MD = ("Latency: per-sample time at batch 1, mean of the per-repeat medians ± the 95% t half-width over "
-            "repeats (one repeat: bootstrap interval of its median). Params/MACs: edgefer.profile at the model's "
+            "repeats, with the target's between-session drift where its profile states one (one repeat: bootstrap "
+            "interval of its median). Params/MACs: edgefer.profile at the model's "
             "input, batch 1 (FLOPs = 2 x MACs). Memory: largest peak RSS of the benchmark process over the repeats. "
             "Provenance of every figure (the repeat reports it comes from): results.json.")
 
@@ -152,7 +153,8 @@ def to_latex(result: dict) -> str:
         "failed": "the cell failed or is incomplete; the error is in results.json.",
     }
     lines += [r"\par\smallskip\raggedright\footnotesize",
-              r"Latency: per sample at batch 1, mean of the per-repeat medians $\pm$ 95\% half-width over repeats."]
+              r"Latency: per sample at batch 1, mean of the per-repeat medians $\pm$ 95\% half-width over repeats"
+              r" (with the target's between-session drift where its profile states one)."]
     lines += [rf"\\ $^{{\mathrm{{{m}}}}}$ {tex_escape(notes[k])}" for k, m in marks.items()]
     lines += [r"\end{table}"]
     return "\n".join(lines) + "\n"
