@@ -225,8 +225,8 @@ def test_a_busy_board_makes_a_pipeline_wait_then_fail(cls_dir, tmp_path, hold_bo
 def test_progress_events_while_repeats_run(cls_dir):
     events = []
     _run(cls_dir, "synthetic:160x120", fps=20, duration_s=1.2, warmup=1, repeat=2,
-         on_progress=lambda i, n, t: events.append((i, n, t)))
-    assert {i for i, _, _ in events} == {0, 1} and all(n > 0 and t >= 0.4 for _, n, t in events)
+         on_progress=lambda i, k, n, t: events.append((i, k, n, t)))
+    assert {i for i, *_ in events} == {0, 1} and all(k == 2 and n > 0 and t >= 0.4 for _, k, n, t in events)
 
 
 def test_a_terminal_gets_a_progress_bar(cls_dir, tmp_path):

@@ -29,7 +29,7 @@ def test_pipeline_on_the_emulated_board(board, tmp_path):
     out = tmp_path / "r.json"
     events = []
     r = run_pipeline(str(cls), "blazeface", skimage_photo("astronaut"), target=board, frames=3, warmup=1,
-                     energy="auto", out=str(out), on_progress=lambda i, n, t: events.append(i))
+                     energy="auto", out=str(out), on_progress=lambda i, k, n, t: events.append(i))
     env = r["environment"]
     assert env["emulated"] is True and env["emulator"] == "qemu-aarch64 (cortex-a72)" and env["machine"] == "aarch64"
     assert r["target"]["name"] == "qemu-aarch64" and r["target"]["transport"] == "ssh" and out.is_file()

@@ -11,8 +11,8 @@ import typer
 
 
 @contextlib.contextmanager
-def _progress(console, repeats: int, frames: int | None, seconds: float | None,
-              enabled: bool) -> Iterator[Callable[[int, int, float], None] | None]:
+def _progress(console, frames: int | None, seconds: float | None,
+              enabled: bool) -> Iterator[Callable[[int, int, int, float], None] | None]:
     """A rich bar over all repeats: in frames when a frame count ends a repeat, else in seconds
     (a paced or --duration run). None when not on a terminal."""
     if not enabled or (frames is None and seconds is None):
@@ -21,16 +21,15 @@ def _progress(console, repeats: int, frames: int | None, seconds: float | None,
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     per = float(frames if frames is not None else seconds)
-    unit = "frames" if frames is not None else "s"
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[done]}"),
                   TimeElapsedColumn(), console=console, transient=False) as prog:
-        task = prog.add_task("pipeline", total=repeats * per, done="")
+        task = prog.add_task("pipeline", total=None, done="")
 
-        def update(index: int, done_frames: int, elapsed_s: float) -> None:
+        def update(index: int, repeats: int, done_frames: int, elapsed_s: float) -> None:
             done = done_frames if frames is not None else elapsed_s
-            prog.update(task, completed=index * per + min(done, per),
+            prog.update(task, total=repeats * per, completed=index * per + min(done, per),
                         description=f"pipeline repeat {index + 1}/{repeats}",
-                        done=f"{done:.0f}/{per:.0f} frames" if unit == "frames" else f"{done:.1f}/{per:g} s")
+                        done=f"{done:.0f}/{per:.0f} frames" if frames is not None else f"{done:.1f}/{per:g} s")
 
         yield update
 
@@ -87,17 +86,14 @@ def pipeline_cmd(
     def on_wait(holder: str) -> None:
         err.print(f"waiting for the board: held by {holder}", style="yellow", markup=False, highlight=False)
 
-    from edgefer.pipeline.api import default_repeats
     from edgefer.runner.pipeline.session import DEFAULT_FRAMES
-    from edgefer.targets import load_target
 
-    k = default_repeats(repeat, fps, load_target(target))
     bar_frames = frames if frames is not None else (None if duration is not None else DEFAULT_FRAMES)
-    with _progress(err, k, bar_frames, duration, enabled=not as_json and sys.stderr.isatty()) as on_progress:
+    with _progress(err, bar_frames, duration, enabled=not as_json and sys.stderr.isatty()) as on_progress:
         report = run_pipeline(classifier, detector, source, target=target, fmt=fmt, precision=precision,
                               frames=frames, fps=fps, duration_s=duration, warmup=warmup, threads=threads,
                               resize=resize, nms=nms, crop_margin=crop_margin, energy=energy, label=label, out=out,
-                              plot=plot, repeat=k, lock_timeout_s=lock_timeout, on_wait=on_wait,
+                              plot=plot, repeat=repeat, lock_timeout_s=lock_timeout, on_wait=on_wait,
                               on_progress=on_progress)
     if as_json:
         typer.echo(json.dumps(report, indent=1))

@@ -27,14 +27,6 @@ def _energy_arg(mode: str, target: Any) -> Any:
     return {**meter, "optional": True} if meter.get("type") != "none" else meter
 
 
-def default_repeats(repeat: int | None, fps: float | None, target: Any) -> int:
-    """--repeat, checked; by default the profile's bench.repeat free-running, 1 camera-paced."""
-    k = repeat if repeat is not None else (1 if fps else target.bench.repeat)
-    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_REPEAT:
-        raise EdgeferError(f"--repeat must be an integer between 1 and {MAX_REPEAT}, got {k!r}")
-    return k
-
-
 def run_pipeline(
     classifier: str, detector: str, source: str, *, target: str | Any = "local", fmt: str | None = None,
     precision: str | None = None, frames: int | None = None, fps: float | None = None,
@@ -42,7 +34,7 @@ def run_pipeline(
     nms: str = "weighted", crop_margin: float = 0.1, energy: str = "auto", label: str | None = None,
     out: str | None = None, plot: str | None = None, repeat: int | None = None,
     lock_timeout_s: float | None = None, on_wait: Callable[[str], None] | None = None,
-    on_progress: Callable[[int, int, float], None] | None = None,
+    on_progress: Callable[[int, int, int, float], None] | None = None,
 ) -> dict[str, Any]:
     """Run face detection -> crop -> classification over a source; return the validated report dict.
 
@@ -50,8 +42,8 @@ def run_pipeline(
     free-running, 1 when camera-paced, whose point is the timeline) give the between-run variance
     that `edgefer compare` needs for a verdict. The board is held for the whole run (the lock
     `bench` takes: one measurement per board); a busy board is waited for `lock_timeout_s`
-    (default: the profile's), `on_wait` told who holds it. `on_progress(repeat index, frames
-    done, seconds)` about twice a second while a repeat runs.
+    (default: the profile's), `on_wait` told who holds it. `on_progress(repeat index, repeats,
+    frames done, seconds)` about twice a second while a repeat runs.
 
     With `out` the report is written atomically (also when the run was interrupted: partial=true);
     with `plot` a PNG of the per-second timeline (latency, temperature) is drawn from it.
@@ -68,7 +60,9 @@ def run_pipeline(
     if out is not None and os.path.isdir(out):
         raise EdgeferError(f"--out {out} is a directory; give a .json file path")
     tgt = load_target(target)
-    k = default_repeats(repeat, fps, tgt)
+    k = repeat if repeat is not None else (1 if fps else tgt.bench.repeat)
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_REPEAT:
+        raise EdgeferError(f"--repeat must be an integer between 1 and {MAX_REPEAT}, got {k!r}")
     timeout = lock_timeout_s if lock_timeout_s is not None else tgt.bench.lock_timeout_s
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 <= timeout <= 7 * 24 * 3600:
         raise EdgeferError(f"--lock-timeout must be between 0 and 604800 seconds, got {timeout!r}")

@@ -11,10 +11,9 @@ from typing import Any, Callable
 
 from edgefer.bench_hosts import LocalHost, WaitFn, mark_interrupted, run_runner_process, runner_error
 from edgefer.errors import EdgeferError
+from edgefer.pipeline.repeats import STOPPED, ProgressFn, run_repeats
 from edgefer.pipeline.resolve import ClassifierChoice
 
-STOPPED = "stopped on the host by Ctrl-C/SIGTERM"
-ProgressFn = Callable[[int, int, float], None]  # (repeat index, frames done, seconds since its first timed frame)
 
 
 def runner_args(s: dict[str, Any]) -> list[str]:
@@ -43,46 +42,23 @@ def run_pipeline_local(choice: ClassifierChoice, detector: str, source: str, tar
     return reports, stopped, exclusive
 
 
-def repeat_events(on_progress: ProgressFn | None, index: int) -> Callable[[dict], None] | None:
-    """The runner's JSON progress events of repeat `index` -> on_progress(index, frames, seconds)."""
-    if on_progress is None:
-        return None
-
-    def on_event(event: dict) -> None:
-        if event.get("event") == "pipeline_progress":
-            on_progress(index, int(event.get("frames") or 0), float(event.get("elapsed_s") or 0.0))
-
-    return on_event
-
-
-def repeat_done(on_progress: ProgressFn | None, index: int, report: dict[str, Any]) -> None:
-    """The bar's last step for a repeat: what its report says it did (events come twice a second)."""
-    s = report.get("statistics") or {}
-    if on_progress is not None:
-        on_progress(index, int(s.get("frames") or 0), float(s.get("wall_s") or 0.0))
-
-
 def _repeats(choice: ClassifierChoice, detector: str, source: str, target: Any, settings: dict[str, Any],
              repeats: int, on_progress: ProgressFn | None) -> tuple[list[dict[str, Any]], str | None]:
     args = ["-m", "edgefer.runner.pipeline", "run", "--classifier", choice.path, "--detector", detector,
             "--source", source, *runner_args({**settings, "precision": choice.precision}),
             "--target-json", json.dumps(target.summary(), separators=(",", ":")),
             *(["--progress", "jsonl"] if on_progress is not None else [])]
-    reports: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="edgefer-pipeline-") as tmp:
-        for i in range(repeats):
+
+        def run_one(i: int, on_event: Callable[[dict], None] | None) -> dict[str, Any]:
             out = os.path.join(tmp, f"repeat-{i}.json")
-            report, rc, tail, interrupted = run_runner_process([*args, "--out", out], out, repeat_events(on_progress, i))
+            report, rc, tail, interrupted = run_runner_process([*args, "--out", out], out, on_event)
             if report is None:
                 if interrupted:
-                    if reports:
-                        return reports, f"{STOPPED} before repeat {i + 1} of {repeats} had a frame"
                     raise KeyboardInterrupt
                 if rc == 2:
                     raise EdgeferError(runner_error(tail, rc))
                 raise EdgeferError(f"the pipeline runner failed (exit {rc}): {runner_error(tail, rc)}")
-            reports.append(mark_interrupted(report, STOPPED) if interrupted else report)
-            repeat_done(on_progress, i, report)
-            if report.get("partial"):
-                return reports, (f"repeat {i + 1} of {repeats} ended early" if i + 1 < repeats else None)
-    return reports, None
+            return mark_interrupted(report, STOPPED) if interrupted else report
+
+        return run_repeats(run_one, repeats, on_progress)

@@ -27,7 +27,8 @@ from edgefer.deploy.deployment import Deployment, deploy, install_command, sync_
 from edgefer.deploy.shell import join_path
 from edgefer.errors import EdgeferError
 from edgefer.deploy.remote import runner_event_router
-from edgefer.pipeline.local import ProgressFn, repeat_done, repeat_events, runner_args
+from edgefer.pipeline.local import runner_args
+from edgefer.pipeline.repeats import STOPPED, ProgressFn, run_repeats
 from edgefer.pipeline.resolve import ClassifierChoice
 from edgefer.runner.files import sha256_file
 
@@ -138,7 +139,9 @@ def run_pipeline_remote(choice: ClassifierChoice, detector: str, source: str, ta
     host.deployments[choice.path], host.what = dep, "pipeline"
     try:
         with host.hold(*lock) as exclusive:
-            reports, stopped = _repeats(dep, target, base_args, tag, repeats, on_progress)
+            reports, stopped = run_repeats(
+                lambda i, on_event: _run_once(dep, target, base_args, f"reports/pipeline-{tag}-{i}.json", on_event),
+                repeats, on_progress)
         for report in reports:
             if note:
                 report["source"]["spec"] = source  # the user's spec, with the note saying how it travelled
@@ -146,23 +149,6 @@ def run_pipeline_remote(choice: ClassifierChoice, detector: str, source: str, ta
     finally:
         if shipped:
             dep.transport.run(["rm", "-f", "--", *shipped], step="clean up", cwd=dep.workdir, check=False)
-
-
-def _repeats(dep: Deployment, target: Any, base_args: list[str], tag: str, repeats: int,
-             on_progress: ProgressFn | None) -> tuple[list[dict[str, Any]], str | None]:
-    reports: list[dict[str, Any]] = []
-    for i in range(repeats):
-        try:
-            report = _run_once(dep, target, base_args, f"reports/pipeline-{tag}-{i}.json", repeat_events(on_progress, i))
-        except KeyboardInterrupt:
-            if reports:
-                return reports, f"stopped on the host by Ctrl-C/SIGTERM before repeat {i + 1} of {repeats} ended"
-            raise
-        reports.append(report)
-        repeat_done(on_progress, i, report)
-        if report.get("partial"):
-            return reports, (f"repeat {i + 1} of {repeats} ended early" if i + 1 < repeats else None)
-    return reports, None
 
 
 def _run_once(dep: Deployment, target: Any, base_args: list[str], report_rel: str,
@@ -197,7 +183,7 @@ def _run_once(dep: Deployment, target: Any, base_args: list[str], report_rel: st
             raise KeyboardInterrupt
         raise failure or dep.transport.fail("fetch report", f"the runner wrote no report at {report_rel}")
     if interrupted:
-        mark_interrupted(report, "stopped on the host by Ctrl-C/SIGTERM")
+        mark_interrupted(report, STOPPED)
     elif failure is not None:
         report["partial"] = True
         report["partial_reason"] = f"{report.get('partial_reason') or 'partial'}; then {failure.one_line()}"

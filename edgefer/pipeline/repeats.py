@@ -12,11 +12,14 @@ repeats back to back (each row names its repeat).
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 MERGED_SCHEMA = "2"
+STOPPED = "stopped on the host by Ctrl-C/SIGTERM"
+# (repeat index, repeats, frames done, seconds since the repeat's first timed frame)
+ProgressFn = Callable[[int, int, int, float], None]
 _TIME_COLUMNS = ("arrival_ns", "start_ns", "end_ns")
 
 
@@ -127,3 +130,38 @@ def frames_by_repeat(frames: dict[str, list[int]] | None, values: np.ndarray) ->
     if rep.size != values.size or rep.size == 0:
         return [values] if values.size else []
     return [values[rep == k] for k in np.unique(rep)]
+
+
+def _progress_events(on_progress: ProgressFn | None, index: int, repeats: int) -> Callable[[dict], None] | None:
+    """The runner's JSON progress events of one repeat -> on_progress."""
+    if on_progress is None:
+        return None
+
+    def on_event(event: dict) -> None:
+        if event.get("event") == "pipeline_progress":
+            on_progress(index, repeats, int(event.get("frames") or 0), float(event.get("elapsed_s") or 0.0))
+
+    return on_event
+
+
+def run_repeats(run_one: Callable[[int, Callable[[dict], None] | None], dict[str, Any]], repeats: int,
+                on_progress: ProgressFn | None) -> tuple[list[dict[str, Any]], str | None]:
+    """Run repeats 0..repeats-1 in order with `run_one(index, on_event)` (a fresh runner process
+    each, here or on a board; it raises KeyboardInterrupt when stopped before it measured a
+    frame) -> (their reports, why the repeats stopped early or None). A repeat that ends
+    partial (interrupted, crashed) ends the run: what it measured is kept."""
+    reports: list[dict[str, Any]] = []
+    for i in range(repeats):
+        try:
+            report = run_one(i, _progress_events(on_progress, i, repeats))
+        except KeyboardInterrupt:
+            if reports:
+                return reports, f"{STOPPED} before repeat {i + 1} of {repeats} had a frame"
+            raise
+        reports.append(report)
+        if on_progress is not None:  # the bar's last step: what the report says (events come twice a second)
+            s = report.get("statistics") or {}
+            on_progress(i, repeats, int(s.get("frames") or 0), float(s.get("wall_s") or 0.0))
+        if report.get("partial"):
+            return reports, (f"repeat {i + 1} of {repeats} ended early" if i + 1 < repeats else None)
+    return reports, None

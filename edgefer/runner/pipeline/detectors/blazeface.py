@@ -285,9 +285,7 @@ class BlazeFace(Detector):
         half = raw[:, 2:4] * np.float32(0.5)
         boxes = np.concatenate((centre - half, centre + half), axis=1)
         valid = np.minimum(raw[:, 2], raw[:, 3]) > 0
-        boxes, scores = boxes[valid], scores[valid]
-        if len(scores):
-            boxes, scores = _nms_matrix(boxes, scores, MIN_SUPPRESSION_THRESHOLD, weighted)
+        boxes, scores = nms(boxes[valid], scores[valid], MIN_SUPPRESSION_THRESHOLD, weighted)
         kx, ky, ox, oy, fw, fh = self._to_frame
         boxes = boxes * np.array([kx, ky, kx, ky], np.float32) + np.array([ox, oy, ox, oy], np.float32)
         np.minimum(np.maximum(boxes, 0, out=boxes), np.array([fw, fh, fw, fh], np.float32), out=boxes)
