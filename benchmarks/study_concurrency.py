@@ -66,8 +66,7 @@ def main() -> int:
     from edgefer.study import run_study
 
     tmp = Path(tempfile.mkdtemp(prefix="edgefer-study-concurrency-"))
-    lab, sshds, key, kh = loopback_lab(tmp, ["board-a", "board-b"])
-    try:
+    with loopback_lab(tmp, ["board-a", "board-b"]) as (lab, key, kh):
         models = []
         for name in args.models.split(","):
             d = tmp / "artifacts" / name
@@ -110,10 +109,6 @@ def main() -> int:
             Path(args.json).write_text(json.dumps({"board": board, "walls_s": walls, "ratio": ratio,
                                                    "cells": n_cells, "repeats": args.repeats}, indent=2))
         return 0 if verdict == "PASS" else 1
-    finally:
-        lab.stop()
-        for s in sshds:
-            s.stop()
 
 
 if __name__ == "__main__":

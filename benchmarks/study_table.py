@@ -40,8 +40,7 @@ def main() -> int:
         print(f"error: {why}", file=sys.stderr)
         return 2
     tmp = Path(tempfile.mkdtemp(prefix="edgefer-study-table-"))
-    lab, sshds, key, kh = loopback_lab(tmp, ["qemu-1"], tags={"board": "qemu-a72"})
-    try:
+    with loopback_lab(tmp, ["qemu-1"], tags={"board": "qemu-a72"}) as (lab, key, kh):
         spec = REPO / "examples/study/study.yaml"
         if args.repeats or args.runs:
             data = yaml.safe_load(spec.read_text())
@@ -59,10 +58,6 @@ def main() -> int:
         if table.is_file():
             print(table.read_text())
         return res.returncode
-    finally:
-        lab.stop()
-        for s in sshds:
-            s.stop()
 
 
 if __name__ == "__main__":

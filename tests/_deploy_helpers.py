@@ -43,10 +43,26 @@ def qemu_missing() -> str | None:
     return None
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def wait_port(port: int, proc: subprocess.Popen, log: Path, what: str, timeout_s: float) -> None:
+    """Until `proc` listens on 127.0.0.1:port; it exiting first, or the timeout (it is then
+    killed), is a RuntimeError with the tail of its log."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited: {log.read_text()[-2000:]}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError(f"{what} did not listen on {port}")
 
 
 def _keygen(path: Path) -> None:
@@ -89,7 +105,7 @@ def start_sshd(tmp: Path) -> Sshd:
     _keygen(host_key)
     _keygen(client_key)
     (tmp / "authorized_keys").write_text(client_key.with_suffix(".pub").read_text())
-    port = _free_port()
+    port = free_port()
     (tmp / "known_hosts").write_text(f"[127.0.0.1]:{port} {host_key.with_suffix('.pub').read_text()}")
     (tmp / "sshd_config").write_text(textwrap.dedent(f"""\
         Port {port}
@@ -110,19 +126,26 @@ def start_sshd(tmp: Path) -> Sshd:
         os.makedirs("/run/sshd", mode=0o755, exist_ok=True)  # sshd's privilege-separation dir
     log = open(tmp / "sshd.log", "wb")
     proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(tmp / "sshd_config")], stdout=log, stderr=log)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"sshd exited: {(tmp / 'sshd.log').read_text()}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    else:
-        proc.kill()
-        raise RuntimeError("sshd did not start listening")
+    wait_port(port, proc, tmp / "sshd.log", "sshd", 10)
     return Sshd(tmp, port, client_key, tmp / "known_hosts", proc)
+
+
+def start_sshds(dirs: list[Path], known_hosts: Path) -> tuple[list[Sshd], Path, Path]:
+    """One loopback sshd per dir, all taking the first one's client key, and one known_hosts
+    file pinning them all -> (sshds, client key, known_hosts)."""
+    sshds = []
+    try:
+        for d in dirs:
+            sshds.append(start_sshd(d))
+    except BaseException:
+        for s in sshds:
+            s.stop()
+        raise
+    first = sshds[0]
+    for s in sshds[1:]:
+        (s.dir / "authorized_keys").write_text(first.key.with_suffix(".pub").read_text())
+    known_hosts.write_text("".join(s.known_hosts.read_text() for s in sshds))
+    return sshds, first.key, known_hosts
 
 
 FAKE_ADB = r'''#!{python}

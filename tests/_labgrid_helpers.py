@@ -3,16 +3,20 @@ created with labgrid-client, each matching one exported NetworkService (a loopba
 
 from __future__ import annotations
 
+import contextlib
+import getpass
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 import yaml
+
+from _deploy_helpers import free_port, start_sshds, wait_port
 
 BIN = Path(sys.executable).parent
 
@@ -32,25 +36,6 @@ def labgrid_missing() -> str | None:
     return None
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_port(port: int, proc: subprocess.Popen, log: Path, what: str) -> None:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{what} exited: {log.read_text()[-2000:]}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{what} did not listen on {port}")
-
-
 @dataclass
 class Lab:
     dir: Path
@@ -62,6 +47,15 @@ class Lab:
         env = {**os.environ, "LG_COORDINATOR": self.address, "LG_USERNAME": user}
         return subprocess.run([_tool("labgrid-client"), *args], env=env, capture_output=True, text=True,
                               check=check, timeout=60)
+
+    @contextlib.contextmanager
+    def holding(self, place: str, user: str = "someone-else") -> Iterator[None]:
+        """`place` acquired by another lab user while the block runs."""
+        self.client("-p", place, "acquire", user=user)
+        try:
+            yield
+        finally:
+            self.client("-p", place, "release", user=user)
 
     def stop(self) -> None:
         for p in reversed(self.procs):
@@ -82,7 +76,7 @@ def start_lab(tmp: Path, services: dict[str, dict], tags: dict[str, dict] | None
     # the coordinator keeps places.yaml in its working directory: a fresh one per lab
     lab.procs.append(subprocess.Popen([_tool("labgrid-coordinator"), "-l", lab.address], cwd=tmp,
                                       stdout=open(clog, "wb"), stderr=subprocess.STDOUT))
-    _wait_port(port, lab.procs[0], clog, "labgrid-coordinator")
+    wait_port(port, lab.procs[0], clog, "labgrid-coordinator", 20)
     config = {f"group-{name}": {"NetworkService": dict(svc)} for name, svc in services.items()}
     (tmp / "exporter.yaml").write_text(yaml.safe_dump(config))
     elog = tmp / "exporter.log"
@@ -107,25 +101,19 @@ def start_lab(tmp: Path, services: dict[str, dict], tags: dict[str, dict] | None
     return lab
 
 
-def loopback_lab(tmp: Path, places: list[str], tags: dict | None = None):
+@contextlib.contextmanager
+def loopback_lab(tmp: Path, places: list[str], tags: dict | None = None) -> Iterator[tuple[Lab, Path, Path]]:
     """One loopback sshd per place (all taking one client key), one known_hosts pinning them all,
-    and a lab whose places point at them: (lab, sshds, key, known_hosts)."""
-    import getpass
-
-    from _deploy_helpers import start_sshd
-
-    sshds = [start_sshd(tmp / f"sshd-{p}") for p in places]
-    first = sshds[0]
-    for s in sshds[1:]:
-        (s.dir / "authorized_keys").write_text(first.key.with_suffix(".pub").read_text())
-    kh = tmp / "known_hosts"
-    kh.write_text("".join(s.known_hosts.read_text() for s in sshds))
+    and a lab whose places point at them: yields (lab, key, known_hosts), stops them all after."""
+    sshds, key, kh = start_sshds([tmp / f"sshd-{p}" for p in places], tmp / "known_hosts")
     user = getpass.getuser()
     try:
         lab = start_lab(tmp / "lab", {p: {"address": "127.0.0.1", "username": user, "port": s.port}
                                       for p, s in zip(places, sshds)}, tags={p: tags for p in places} if tags else None)
-    except BaseException:
+        try:
+            yield lab, key, kh
+        finally:
+            lab.stop()
+    finally:
         for s in sshds:
             s.stop()
-        raise
-    return lab, sshds, first.key, kh

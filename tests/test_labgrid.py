@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from _deploy_helpers import qemu_missing, ssh_missing, start_sshd, tiny_onnx
+from _deploy_helpers import qemu_missing, ssh_missing, start_sshds, tiny_onnx
 from _labgrid_helpers import labgrid_missing, start_lab
 
 _why = labgrid_missing() or ssh_missing()
@@ -30,12 +30,9 @@ FAST = {"runs": 5, "warmup": 1, "min_seconds": 0, "threads": 1, "energy": "none"
 @pytest.fixture(scope="module")
 def boards(tmp_path_factory):
     """Two loopback sshds taking one client key, and one known_hosts file pinning both."""
-    a = start_sshd(tmp_path_factory.mktemp("sshd-a"))
-    b = start_sshd(tmp_path_factory.mktemp("sshd-b"))
-    (b.dir / "authorized_keys").write_text(a.key.with_suffix(".pub").read_text())
-    kh = tmp_path_factory.mktemp("kh") / "known_hosts"
-    kh.write_text(a.known_hosts.read_text() + b.known_hosts.read_text())
-    yield {"a": a, "b": b, "key": a.key, "known_hosts": kh}
+    base = tmp_path_factory.mktemp("boards")
+    (a, b), key, kh = start_sshds([base / "sshd-a", base / "sshd-b"], base / "known_hosts")
+    yield {"a": a, "b": b, "key": key, "known_hosts": kh}
     a.stop()
     b.stop()
 
@@ -106,8 +103,7 @@ def tiny(tmp_path_factory) -> Path:
 
 
 def test_targets_list_shows_places_tags_and_holders(free_lab, boards):
-    free_lab.client("-p", "board-b", "acquire")
-    try:
+    with free_lab.holding("board-b"):
         res = cli("targets", "list", "--labgrid", free_lab.address, "--json")
         assert res.returncode == 0, res.stderr
         places = {p["name"]: p for p in json.loads(res.stdout)}
@@ -117,8 +113,6 @@ def test_targets_list_shows_places_tags_and_holders(free_lab, boards):
         assert places["board-b"]["network_services"][0]["port"] == boards["b"].port
         table = cli("targets", "list", "--labgrid", free_lab.address)
         assert "board=loopback" in table.stdout and "someone-else" in table.stdout
-    finally:
-        free_lab.client("-p", "board-b", "release")
 
 
 def test_study_across_two_places(free_lab, boards, tiny, tmp_path):
@@ -155,8 +149,7 @@ def test_a_held_place_blocks_until_released(free_lab, boards, tiny, tmp_path):
 
 
 def test_a_place_held_past_the_timeout_is_one_line_exit_2_and_other_boards_finish(free_lab, boards, tiny, tmp_path):
-    free_lab.client("-p", "board-b", "acquire")
-    try:
+    with free_lab.holding("board-b"):
         base = ssh_profile(tmp_path / "board.yaml", boards)
         targets = [{"profile": str(base), "coordinator": free_lab.address, "place": "board-a"},
                    {"profile": str(base), "coordinator": free_lab.address, "place": "board-b", "acquire_timeout_s": 2}]
@@ -169,13 +162,10 @@ def test_a_place_held_past_the_timeout_is_one_line_exit_2_and_other_boards_finis
         by_target = {c["target"]: c for c in result["cells"]}
         assert by_target["board-a"]["status"] == "ok" and len(by_target["board-a"]["repeats"]) == 2
         assert by_target["board-b"]["status"] == "failed" and "not free within 2 s" in by_target["board-b"]["error"]
-    finally:
-        free_lab.client("-p", "board-b", "release")
 
 
 def test_a_tag_match_takes_a_free_place_and_edgefer_bench_holds_it(free_lab, boards, tiny, tmp_path):
-    free_lab.client("-p", "board-a", "acquire")
-    try:
+    with free_lab.holding("board-a"):
         prof = lab_profile(tmp_path / "lab.yaml", boards, free_lab, tags={"board": "loopback"}, acquire_timeout_s=10)
         out = tmp_path / "r.json"
         res = cli("bench", str(tiny), "--target", str(prof), "--runs", "5", "--warmup", "1", "--min-seconds", "0",
@@ -184,8 +174,6 @@ def test_a_tag_match_takes_a_free_place_and_edgefer_bench_holds_it(free_lab, boa
         rep = json.loads(out.read_text())
         assert rep["target"]["transport"] == "ssh" and len(rep["timing"]["samples_ns"]) >= 5
         assert (tmp_path / "work/board-b").is_dir() and not (tmp_path / "work/board-a").exists()
-    finally:
-        free_lab.client("-p", "board-a", "release")
 
 
 @pytest.mark.parametrize("target, message", [
@@ -203,8 +191,7 @@ def test_unreachable_coordinator_unknown_place_or_tags_exit_2(free_lab, boards, 
 
 
 def test_ctrl_c_while_waiting_releases_every_place(free_lab, boards, tiny, tmp_path):
-    free_lab.client("-p", "board-b", "acquire")
-    try:
+    with free_lab.holding("board-b"):
         base = ssh_profile(tmp_path / "board.yaml", boards)
         targets = [{"profile": str(base), "coordinator": free_lab.address, "place": "board-a"},
                    {"profile": str(base), "coordinator": free_lab.address, "place": "board-b", "acquire_timeout_s": 120}]
@@ -225,8 +212,6 @@ def test_ctrl_c_while_waiting_releases_every_place(free_lab, boards, tiny, tmp_p
         assert {c["target"]: c["status"] for c in result["cells"]}["board-a"] == "ok"
         who = free_lab.client("who").stdout
         assert "board-a" not in who  # ours was released; only the other user's place is held
-    finally:
-        free_lab.client("-p", "board-b", "release")
 
 
 @pytest.mark.qemu
