@@ -29,6 +29,7 @@ from edgefer.runner.settings import BenchSettings
 EventFn = Callable[[dict], None]
 WaitFn = Callable[[str], None]  # called once with "who holds the board" when a run must wait
 STOP_TIMEOUT_S = 120
+STOPPED = "stopped on the host by Ctrl-C/SIGTERM"  # why a run a user stopped here is partial
 _PACKAGE_PARENT = str(Path(edgefer.__file__).resolve().parent.parent)
 
 
@@ -108,17 +109,10 @@ class LocalHost(RunnerHost):
                    extra: list[str] | None = None) -> dict:
         with tempfile.TemporaryDirectory(prefix="edgefer-repeat-") as tmp:
             out = os.path.join(tmp, "report.json")
-            report, rc, tail, interrupted = run_runner_process(
+            return runner_report(run_runner_process(
                 ["-m", "edgefer.runner", "bench", path, "--out", out, "--progress", "jsonl",
                  "--repeat-index", str(index), "--target-json", json.dumps(self.target.summary()),
-                 *settings.to_argv(), *(extra or [])], out, on_event)
-        if report is None:
-            if interrupted:
-                raise KeyboardInterrupt
-            if rc == 2:
-                raise EdgeferError(runner_error(tail, rc))
-            raise EdgeferError(f"the benchmark runner failed (exit {rc}): {runner_error(tail, rc)}")
-        return mark_interrupted(report, "stopped on the host by Ctrl-C/SIGTERM") if interrupted else report
+                 *settings.to_argv(), *(extra or [])], out, on_event), "benchmark")
 
 
 def run_runner_process(args: list[str], out: str, on_event: EventFn | None = None
@@ -149,6 +143,20 @@ def run_runner_process(args: list[str], out: str, on_event: EventFn | None = Non
             rc = proc.wait()
     reader.join(timeout=5)
     return _read_json(out), rc, tail, interrupted
+
+
+def runner_report(result: tuple[dict | None, int, list[str], bool], what: str) -> dict:
+    """run_runner_process's result -> the runner's report (marked partial when stopped here).
+    No report: KeyboardInterrupt when it was stopped before measuring, a one-line EdgeferError
+    (exit 2 for the runner's user errors) otherwise."""
+    report, rc, tail, interrupted = result
+    if report is None:
+        if interrupted:
+            raise KeyboardInterrupt
+        if rc == 2:
+            raise EdgeferError(runner_error(tail, rc))
+        raise EdgeferError(f"the {what} runner failed (exit {rc}): {runner_error(tail, rc)}")
+    return mark_interrupted(report, STOPPED) if interrupted else report
 
 
 class DeviceHost(RunnerHost):

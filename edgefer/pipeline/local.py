@@ -9,9 +9,8 @@ import os
 import tempfile
 from typing import Any, Callable
 
-from edgefer.bench_hosts import LocalHost, WaitFn, mark_interrupted, run_runner_process, runner_error
-from edgefer.errors import EdgeferError
-from edgefer.pipeline.repeats import STOPPED, ProgressFn, run_repeats
+from edgefer.bench_hosts import LocalHost, WaitFn, run_runner_process, runner_report
+from edgefer.pipeline.repeats import ProgressFn, run_repeats
 from edgefer.pipeline.resolve import ClassifierChoice
 
 
@@ -52,13 +51,6 @@ def _repeats(choice: ClassifierChoice, detector: str, source: str, target: Any, 
 
         def run_one(i: int, on_event: Callable[[dict], None] | None) -> dict[str, Any]:
             out = os.path.join(tmp, f"repeat-{i}.json")
-            report, rc, tail, interrupted = run_runner_process([*args, "--out", out], out, on_event)
-            if report is None:
-                if interrupted:
-                    raise KeyboardInterrupt
-                if rc == 2:
-                    raise EdgeferError(runner_error(tail, rc))
-                raise EdgeferError(f"the pipeline runner failed (exit {rc}): {runner_error(tail, rc)}")
-            return mark_interrupted(report, STOPPED) if interrupted else report
+            return runner_report(run_runner_process([*args, "--out", out], out, on_event), "pipeline")
 
         return run_repeats(run_one, repeats, on_progress)

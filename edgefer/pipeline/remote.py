@@ -22,13 +22,13 @@ from typing import Any, Callable
 
 import numpy as np
 
-from edgefer.bench_hosts import DeviceHost, WaitFn, mark_interrupted
+from edgefer.bench_hosts import STOPPED, DeviceHost, WaitFn, mark_interrupted
 from edgefer.deploy.deployment import Deployment, deploy, install_command, sync_files
 from edgefer.deploy.shell import join_path
 from edgefer.errors import EdgeferError
 from edgefer.deploy.remote import runner_event_router
 from edgefer.pipeline.local import runner_args
-from edgefer.pipeline.repeats import STOPPED, ProgressFn, run_repeats
+from edgefer.pipeline.repeats import ProgressFn, run_repeats
 from edgefer.pipeline.resolve import ClassifierChoice
 from edgefer.runner.files import sha256_file
 

@@ -16,8 +16,9 @@ from typing import Any, Callable
 
 import numpy as np
 
+from edgefer.bench_hosts import STOPPED
+
 MERGED_SCHEMA = "2"
-STOPPED = "stopped on the host by Ctrl-C/SIGTERM"
 # (repeat index, repeats, frames done, seconds since the repeat's first timed frame)
 ProgressFn = Callable[[int, int, int, float], None]
 _TIME_COLUMNS = ("arrival_ns", "start_ns", "end_ns")
