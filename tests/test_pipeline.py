@@ -482,15 +482,16 @@ def test_crop_pixels_map_through_one_table_as_the_float_formula():
     rng = np.random.default_rng(2)
     mean, std = np.array([0.485, 0.456, 0.406], np.float32), np.array([0.229, 0.224, 0.225], np.float32)
     a, b = (1 / std) / 255, -mean / std
-    px = rng.integers(0, 256, (24, 24, 3), dtype=np.uint8)
-    want = px.astype(np.float32) * a + b
     info = TensorInfo("x", [1, 3, 24, 24], "int8", "NCHW", {"scale": 0.02, "zero_point": -3})
     table_f = imaging.PixelTable(a, b, 3, np.dtype(np.float32))
     table_q = imaging.PixelTable(a, b, 3, np.dtype(np.int8), quantize=lambda v: quantize(v, info))
-    for backend in ("numpy", "cv2") if HAVE_CV2 else ("numpy",):
-        for layout, to_layout in (("NHWC", lambda t: t[None]), ("NCHW", lambda t: t.transpose(2, 0, 1)[None])):
-            assert np.array_equal(table_f.to_tensor(px, layout, backend), to_layout(want))
-            assert np.array_equal(table_q.to_tensor(px, layout, backend), to_layout(quantize(want, info)))
+    # crops of two sizes in turn: the planes kept from the previous crop must not leak into the next
+    for px in [rng.integers(0, 256, shape, dtype=np.uint8) for shape in ((24, 24, 3), (10, 17, 3), (24, 24, 3))]:
+        want = px.astype(np.float32) * a + b
+        for backend in ("numpy", "cv2") if HAVE_CV2 else ("numpy",):
+            for layout, to_layout in (("NHWC", lambda t: t[None]), ("NCHW", lambda t: t.transpose(2, 0, 1)[None])):
+                assert np.array_equal(table_f.to_tensor(px, layout, backend), to_layout(want))
+                assert np.array_equal(table_q.to_tensor(px, layout, backend), to_layout(quantize(want, info)))
         gray = imaging.PixelTable(np.float32(1 / 255), np.float32(0), 1, np.dtype(np.float32))
         assert np.array_equal(gray.to_tensor(px[:, :, 0], "NCHW", backend),
                               (px[:, :, 0].astype(np.float32) * np.float32(1 / 255))[None, None])

@@ -13,7 +13,7 @@ import json
 import math
 import os
 import time
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -105,11 +105,11 @@ class FaceClassifier:
                               "std": [float(1 / v) for v in self.inv_std], "layout": self.layout,
                               "resize": self.resize_backend, "from": origin}
 
-    def prepare(self, frame: np.ndarray, box: np.ndarray, margin: float) -> np.ndarray:
+    def prepare(self, frame: np.ndarray, box: Sequence[float], margin: float) -> np.ndarray:
         """Square crop around the box (side = longest side x (1 + margin)), clipped to the frame,
         -> grayscale/RGB -> resize -> (x/255 - mean)/std -> the model's layout and dtype."""
         fh, fw = frame.shape[:2]
-        bx1, by1, bx2, by2 = box.tolist()  # Python floats: numpy scalar arithmetic is slower
+        bx1, by1, bx2, by2 = box  # Python floats (the loop passes boxes.tolist()): numpy scalars are slower
         cx, cy = (bx1 + bx2) / 2, (by1 + by2) / 2
         half = max(bx2 - bx1, by2 - by1) * (1 + margin) / 2
         x1, y1 = max(0, int(cx - half)), max(0, int(cy - half))
@@ -131,7 +131,7 @@ class FaceClassifier:
     def postprocess(self, y: np.ndarray) -> tuple[int, float]:
         """logits -> (class index, softmax probability). A handful of values: plain Python
         floats beat numpy's per-call cost here."""
-        z = y.reshape(-1).tolist()
+        z = y.tolist()[0]  # (1, classes): one numpy call
         if self._out_quant is not None:
             scale, zp = self._out_quant
             z = [(v - zp) * scale for v in z]

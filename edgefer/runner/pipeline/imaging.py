@@ -179,23 +179,27 @@ class PixelTable:
         self.dtype, self.channels = np.dtype(table.dtype), channels
         self.table = np.ascontiguousarray(table)  # (256, C)
         self._planes = [np.ascontiguousarray(self.table[:, c]) for c in range(channels)]
+        self._table_hwc = self.table.reshape(256, 1, channels)  # cv2.LUT's multi-channel table
         # numpy fallback for colour: one flat table indexed by pixel * C + channel
         self._flat = self.table.reshape(-1)
         self._offsets = np.arange(channels, dtype=np.intp)
+        self._split: list[np.ndarray] | None = None  # cv2.split's planes, reused: a crop's size is the model's
 
     def to_tensor(self, pixels: np.ndarray, layout: str, backend: str) -> np.ndarray:
         """uint8 (H, W) for one channel or (H, W, C) -> (1, C, H, W) or (1, H, W, C) in the
-        model's dtype. With OpenCV: one LUT per plane, written straight into the NCHW tensor
-        (a 3-channel float LUT plus a transpose costs twice as much)."""
+        model's dtype. With OpenCV: NHWC one LUT with a table per channel; NCHW one LUT per plane
+        written straight into the tensor (a 3-channel LUT plus a transpose costs twice as much)."""
         h, w = pixels.shape[:2]
         cv2 = cv2_module() if backend == "cv2" and self.dtype in _CV2_LUT_DTYPES else None
         if self.channels == 1:
             x = cv2.LUT(pixels, self._planes[0]) if cv2 is not None else self._planes[0][pixels]
             return x.reshape(1, 1, h, w) if layout == "NCHW" else x.reshape(1, h, w, 1)
+        if cv2 is not None and layout != "NCHW":
+            return cv2.LUT(pixels, self._table_hwc)[None]  # one LUT with a table per channel
         if cv2 is not None:
-            planes = cv2.split(pixels)
-            if layout != "NCHW":
-                return cv2.merge([cv2.LUT(p, t) for p, t in zip(planes, self._planes)])[None]
+            # into the previous crop's planes (the model's input size, every frame): a fresh
+            # allocation per plane costs as much as the split itself
+            planes = self._split = list(cv2.split(pixels, self._split))
             out = np.empty((1, self.channels, h, w), self.dtype)
             for c, (p, t) in enumerate(zip(planes, self._planes)):
                 cv2.LUT(p, t, dst=out[0, c])

@@ -58,7 +58,7 @@ def _process(frame_idx: int, source, detector, classifier, margin: float,
     t1 = clock()
     det = detector.run(frame)
     t2 = clock()
-    feeds = [classifier.prepare(frame, box, margin) for box in det.boxes]
+    feeds = [classifier.prepare(frame, box, margin) for box in det.boxes.tolist()]
     t3 = clock()
     outs, cls_rt = [], 0
     for feed in feeds:

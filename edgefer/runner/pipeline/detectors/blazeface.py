@@ -20,8 +20,10 @@ Any model file with this input/output format is accepted (a user's own BlazeFace
 
 from __future__ import annotations
 
+import math
 import os
 import time
+from array import array
 from typing import Any
 
 import numpy as np
@@ -162,6 +164,7 @@ class BlazeFace(Detector):
         strides, interp = SSD_OPTIONS[self.size]
         self.anchors = ssd_anchors(self.size, strides, interp)
         self.anchors_px = self.anchors * np.float32(self.size)  # raw offsets are in input pixels
+        self._anchors_list = self.anchors_px.tolist()  # for the few-candidates path, indexed in Python
         if self.anchors.shape[0] != self.n_anchors:
             raise EdgeferError(f"detector {name} is not a BlazeFace-format detector: {self.n_anchors} outputs, "
                                f"but a {self.size}x{self.size} BlazeFace has {self.anchors.shape[0]} anchors")
@@ -241,46 +244,51 @@ class BlazeFace(Detector):
                python_max: int = _PYTHON_NMS_MAX) -> tuple[np.ndarray, np.ndarray]:
         """Raw outputs (A, 16) and (A,) -> face boxes in frame pixels and their scores, for the
         frame the last letterbox was made for. Few candidates (a face or a few: the usual case)
-        are decoded on Python floats, many (crowds) in numpy; both give the same boxes (tested)."""
+        are decoded on Python floats, many (crowds) in numpy; both give the same boxes (tested).
+        The few path makes as few numpy calls as it can: right after a runtime call each one
+        runs on cold caches at ~10x its warm cost (measured, docs/pipeline.md)."""
         # sigmoid(x) > min_score  <=>  x > logit(min_score): the sigmoid only for the candidates
         keep = np.flatnonzero(raw_scores > self._min_logit)
         if keep.size == 0:
             return _NO_BOXES, _NO_SCORES
         weighted = self.nms_mode == "weighted"
-        # float32 scores on both paths: their order (and ties) decide which box a group keeps
-        logits = np.maximum(raw_scores[keep], -RAW_SCORE_LIMIT)  # exp(-x) overflows float32 below that
-        scores = 1.0 / (1.0 + np.exp(-logits.astype(np.float32)))
         if keep.size <= python_max:
-            return self._decode_few(raw_boxes[keep, :4].tolist(), self.anchors_px[keep].tolist(), scores.tolist(),
-                                    weighted)
-        return self._decode_many(raw_boxes[keep, :4], self.anchors_px[keep], scores, weighted)
+            return self._decode_few(keep.tolist(), raw_boxes[keep, :4].tolist(), raw_scores[keep].tolist(), weighted)
+        return self._decode_many(raw_boxes[keep, :4], self.anchors_px[keep], raw_scores[keep], weighted)
 
-    def _decode_few(self, raw: list[list[float]], anchors: list[list[float]], scores: list[float],
+    def _decode_few(self, index: list[int], raw: list[list[float]], logits: list[float],
                     weighted: bool) -> tuple[np.ndarray, np.ndarray]:
         """decode() on Python floats, for a few candidates."""
+        anchors = self._anchors_list
+        # the scores as float32, like the numpy path's (their order and ties decide which box a
+        # group keeps): computed in double, rounded once
+        scores = array("f", [1.0 / (1.0 + math.exp(-max(v, -RAW_SCORE_LIMIT))) for v in logits]).tolist()
         boxes, box_scores = [], []
-        for (dx, dy, w, h), (ax, ay), score in zip(raw, anchors, scores):
+        for i, (dx, dy, w, h), score in zip(index, raw, scores):
             if w > 0 and h > 0:
+                ax, ay = anchors[i]
                 cx, cy, hw, hh = dx + ax, dy + ay, w / 2, h / 2
                 boxes.append([cx - hw, cy - hh, cx + hw, cy + hh])
                 box_scores.append(score)
         # NMS in input pixels (the letterbox scales x and y alike, so IoUs are the frame's)
         kept, kept_scores = _nms_python(boxes, box_scores, MIN_SUPPRESSION_THRESHOLD, weighted)
         kx, ky, ox, oy, fw, fh = self._to_frame
-        out_boxes, out_scores = [], []
+        out = []
         for (x1, y1, x2, y2), score in zip(kept, kept_scores):
             x1, x2 = min(max(x1 * kx + ox, 0.0), fw), min(max(x2 * kx + ox, 0.0), fw)
             y1, y2 = min(max(y1 * ky + oy, 0.0), fh), min(max(y2 * ky + oy, 0.0), fh)
             if x2 - x1 >= MIN_BOX_SIDE and y2 - y1 >= MIN_BOX_SIDE:
-                out_boxes.append((x1, y1, x2, y2))
-                out_scores.append(score)
-        if not out_boxes:
+                out.append((x1, y1, x2, y2, score))
+        if not out:
             return _NO_BOXES, _NO_SCORES
-        return np.asarray(out_boxes, np.float32), np.asarray(out_scores, np.float32)
+        rows = np.array(out, np.float32)  # one array, two views: each numpy call counts here
+        return rows[:, :4], rows[:, 4]
 
-    def _decode_many(self, raw: np.ndarray, anchors: np.ndarray, scores: np.ndarray,
+    def _decode_many(self, raw: np.ndarray, anchors: np.ndarray, logits: np.ndarray,
                      weighted: bool) -> tuple[np.ndarray, np.ndarray]:
         """decode() in numpy, for many candidates."""
+        logits = np.maximum(logits.astype(np.float64), -RAW_SCORE_LIMIT)  # exp(-x) overflows below that
+        scores = (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)  # as the few path: double, rounded once
         centre = raw[:, :2] + anchors  # input pixels; x1y1 = centre - wh/2, x2y2 = centre + wh/2
         half = raw[:, 2:4] * np.float32(0.5)
         boxes = np.concatenate((centre - half, centre + half), axis=1)
