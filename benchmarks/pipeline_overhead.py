@@ -68,7 +68,7 @@ def _kernel_floor_ms(img: np.ndarray, path: str, fmt: str | None, prec: str | No
 
     from edgefer.pipeline.resolve import resolve_classifier, resolve_detector
     from edgefer.runner.pipeline import imaging
-    from edgefer.runner.pipeline.classifier import FaceClassifier
+    from edgefer.runner.pipeline.classifier import FaceClassifier, square_crop
     from edgefer.runner.pipeline.detectors.blazeface import BlazeFace
 
     backend = report["settings"]["resize"]
@@ -78,11 +78,9 @@ def _kernel_floor_ms(img: np.ndarray, path: str, fmt: str | None, prec: str | No
     try:
         det._letterbox(img)  # the geometry and buffers for this frame size
         nh, nw, _, _ = det._lb_geom
-        x1, y1, x2, y2 = report["results"][0]["boxes"][0]
-        margin = report["settings"]["crop_margin"]
-        half = max(x2 - x1, y2 - y1) * (1 + margin) / 2
-        cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
-        crop = img[max(0, int(cy - half)):int(cy + half) + 1, max(0, int(cx - half)):int(cx + half) + 1]
+        x1, y1, x2, y2 = square_crop(report["results"][0]["boxes"][0], img.shape[1], img.shape[0],
+                                     report["settings"]["crop_margin"])
+        crop = img[y1:y2, x1:x2]
         out = det._lb_f32[0]
 
         def kernels() -> None:

@@ -38,6 +38,18 @@ def read_manifest_beside(path: str) -> dict[str, Any] | None:
     return manifest if os.path.basename(path) in files else None
 
 
+def square_crop(box: Sequence[float], width: int, height: int, margin: float) -> tuple[int, int, int, int]:
+    """The face crop around a box: a square of side = the box's longest side x (1 + margin), on the
+    box's centre, clipped to the frame, at least one pixel -> x1, y1, x2, y2 (x2, y2 exclusive).
+    Python floats: numpy scalar arithmetic is slower (the loop passes boxes.tolist())."""
+    bx1, by1, bx2, by2 = box
+    cx, cy = (bx1 + bx2) / 2, (by1 + by2) / 2
+    half = max(bx2 - bx1, by2 - by1) * (1 + margin) / 2
+    x1, y1 = max(0, int(cx - half)), max(0, int(cy - half))
+    x2, y2 = min(width, math.ceil(cx + half)), min(height, math.ceil(cy + half))
+    return x1, y1, max(x2, x1 + 1), max(y2, y1 + 1)
+
+
 class FaceClassifier:
     def __init__(self, path: str, *, runtime: str | None = None, threads: int | None = None,
                  resize_backend: str = "numpy", manifest: dict[str, Any] | None = None) -> None:
@@ -108,13 +120,8 @@ class FaceClassifier:
     def prepare(self, frame: np.ndarray, box: Sequence[float], margin: float) -> np.ndarray:
         """Square crop around the box (side = longest side x (1 + margin)), clipped to the frame,
         -> grayscale/RGB -> resize -> (x/255 - mean)/std -> the model's layout and dtype."""
-        fh, fw = frame.shape[:2]
-        bx1, by1, bx2, by2 = box  # Python floats (the loop passes boxes.tolist()): numpy scalars are slower
-        cx, cy = (bx1 + bx2) / 2, (by1 + by2) / 2
-        half = max(bx2 - bx1, by2 - by1) * (1 + margin) / 2
-        x1, y1 = max(0, int(cx - half)), max(0, int(cy - half))
-        x2, y2 = min(fw, math.ceil(cx + half)), min(fh, math.ceil(cy + half))
-        crop = frame[y1:max(y2, y1 + 1), x1:max(x2, x1 + 1)]
+        x1, y1, x2, y2 = square_crop(box, frame.shape[1], frame.shape[0], margin)
+        crop = frame[y1:y2, x1:x2]
         # the training preprocessing's order and precision (InputSpec.preprocess: Pillow's
         # convert("L"), then an 8-bit resize, then /255 and mean/std): luma first, on 8 bits
         if self.c == 1:
