@@ -139,21 +139,21 @@ def _settings_for(job: Job, tgt: Any, runtime: str | None, o: dict[str, Any],
     ).validate()
 
 
-def check_out(out: str | None, n_jobs: int) -> None:
-    """Refuse an --out that cannot take the reports before anything is measured."""
+def check_out(out: str | None, n_jobs: int, option: str = "--out") -> None:
+    """Refuse an --out (or another output option) that cannot take the reports before anything is measured."""
     if out is None:
         return
     if n_jobs > 1 and os.path.exists(out) and not os.path.isdir(out):
-        raise EdgeferError(f"--out {out} is a file, but {n_jobs} reports need a directory",
+        raise EdgeferError(f"{option} {out} is a file, but {n_jobs} reports need a directory",
                            hint="give a directory (it is created) or a file with --format/--precision for one report")
     probe = out if (n_jobs > 1 or os.path.isdir(out)) else (os.path.dirname(os.path.abspath(out)) or ".")
     existing = probe
     while existing and not os.path.exists(existing):
         existing = os.path.dirname(existing)
     if existing and not os.path.isdir(existing):
-        raise EdgeferError(f"--out {out}: {existing} is a file, not a directory")
+        raise EdgeferError(f"{option} {out}: {existing} is a file, not a directory")
     if existing and not os.access(existing, os.W_OK):
-        raise EdgeferError(f"--out {out}: {existing} is not writable")
+        raise EdgeferError(f"{option} {out}: {existing} is not writable")
 
 
 def save_report(path: str, report: dict[str, Any]) -> None:
@@ -165,19 +165,29 @@ def save_report(path: str, report: dict[str, Any]) -> None:
         return
     except OSError as exc:
         reason = exc.strerror or str(exc)
+    fallback = save_fallback(report, os.path.basename(path) or "report.json")
+    if fallback is not None:
+        raise EdgeferError(f"cannot write {path} ({reason}); the measured report was saved to {fallback}")
+    sys.stdout.write(json.dumps(report) + "\n")
+    raise EdgeferError(f"cannot write {path} ({reason}) nor a fallback file; the report was printed to stdout")
+
+
+def save_fallback(report: dict[str, Any], name: str) -> str | None:
+    """The report in a fresh file of the temp dir, home or cwd (the first that takes it) -> its path."""
     import tempfile
     import time
 
-    name = f"edgefer-report-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{os.path.basename(path) or 'report.json'}"
+    from edgefer.runner.files import write_json_atomic
+
+    name = f"edgefer-report-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{name}"
     for folder in (tempfile.gettempdir(), os.path.expanduser("~"), os.getcwd()):
         fallback = os.path.join(folder, name)
         try:
             write_json_atomic(fallback, report)
         except OSError:
             continue
-        raise EdgeferError(f"cannot write {path} ({reason}); the measured report was saved to {fallback}")
-    sys.stdout.write(json.dumps(report) + "\n")
-    raise EdgeferError(f"cannot write {path} ({reason}) nor a fallback file; the report was printed to stdout")
+        return fallback
+    return None
 
 
 def bench(

@@ -315,6 +315,48 @@ def test_bad_inputs_are_one_line_exit_2(cls_dir, tmp_path, capsys):
     assert "invalid source" in _bad(tmp_path, capsys, "-c", str(cls_dir), "-s", "synthetic:12xfoo")
 
 
+def test_every_bad_option_value_is_one_line_exit_2(cls_dir, tmp_path, capsys):
+    """Each option's bad values (out of range, NaN, unknown names) are refused before any frame."""
+    cases = [
+        (("--threads", "0"), "--threads must be between 1 and 256"), (("--threads", "999"), "--threads must be between"),
+        (("--duration", "nan"), "--duration must be a finite number"), (("--duration", "-1"), "--duration must be between 0 and"),
+        (("--fps", "nan", "--duration", "1"), "--fps must be a finite number"),
+        (("--crop-margin", "nan"), "--crop-margin must be a finite number"),
+        (("--crop-margin", "3"), "--crop-margin must be between 0 and 2"),
+        (("--frames", "0"), "--frames must be an integer >= 1"), (("--warmup", "-1"), "--warmup must be an integer >= 0"),
+        (("--resize", "bicubic"), "invalid --resize"), (("--nms", "soft"), "invalid --nms"),
+        (("--energy", "bogus"), "invalid --energy"), (("--repeat", "0"), "--repeat must be an integer between"),
+        (("--lock-timeout", "-1"), "--lock-timeout must be between"), (("--plot", "t.jpg"), "expected a .png path"),
+        (("--target", "no-such-board"), "unknown target"), (("--precision", "fp64"), "no classifier in"),
+    ]
+    for args, want in cases:
+        assert want in _bad(tmp_path, capsys, "-c", str(cls_dir), "-s", "synthetic", "-n", "2", *args), args
+
+
+def test_an_out_that_cannot_be_written(cls_dir, tmp_path, capsys):
+    """Refused before measuring when the path cannot be a file; when the write itself fails after
+    the run, the report goes to a fallback file named in the one-line error (nothing lost)."""
+    (tmp_path / "afile").write_text("x")
+    rc = cli(["pipeline", "-c", str(cls_dir), "-s", "synthetic", "-n", "2", "--energy", "none",
+              "--out", str(tmp_path / "afile" / "r.json")])
+    assert rc == 2 and "is a file, not a directory" in capsys.readouterr().err
+    (tmp_path / "adir.png").mkdir()  # a plot path that passes the checks but cannot become a file
+    cases = [["--plot", str(tmp_path / "adir.png")]]
+    if os.geteuid() == 0:  # /proc looks writable to root, and refuses the file
+        cases.append(["--out", "/proc/edgefer-test-report.json"])
+    for args in cases:
+        rc = cli(["pipeline", "-c", str(cls_dir), "-s", "synthetic", "-n", "3", "--repeat", "1", "--energy", "none",
+                  *args])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert rc == 2 and err[-1].startswith("error: cannot write"), err
+        fallback = err[-1].rsplit(" ", 1)[-1]
+        try:
+            report = json.loads(open(fallback).read())
+            assert report["kind"] == "edgefer.pipeline.report" and len(report["frames"]["e2e_ns"]) == 3
+        finally:
+            os.unlink(fallback)
+
+
 def test_device_side_pipeline_imports_no_host_or_optional_packages(cls_dir, tmp_path):
     """The lean board: no torch/pydantic/typer/rich, and no OpenCV or Pillow either."""
     from edgefer.pipeline.resolve import resolve_detector

@@ -50,15 +50,17 @@ def run_pipeline(
     """
     from edgefer.pipeline.repeats import merge_repeats
     from edgefer.pipeline.report import validate_pipeline_report
-    from edgefer.runner.files import write_json_atomic
-    from edgefer.runner.pipeline.session import _check_settings
+    from edgefer.bench import check_out, save_report
+    from edgefer.runner.pipeline.session import check_settings
     from edgefer.targets import load_target
 
-    _check_settings(frames, fps, duration_s, warmup, crop_margin)
+    check_settings(frames, fps, duration_s, warmup, crop_margin, threads)
     if plot is not None and not plot.lower().endswith(".png"):
         raise EdgeferError(f"--plot {plot}: expected a .png path")
     if out is not None and os.path.isdir(out):
         raise EdgeferError(f"--out {out} is a directory; give a .json file path")
+    check_out(out, 1)  # refused before anything is measured
+    check_out(plot, 1, option="--plot")
     tgt = load_target(target)
     k = repeat if repeat is not None else (1 if fps else tgt.bench.repeat)
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_REPEAT:
@@ -89,9 +91,20 @@ def run_pipeline(
         report["environment"]["emulator"] = tgt.emulator or "emulated (per target profile)"
     validate_pipeline_report(report)
     if out is not None:
-        write_json_atomic(out, report)
+        save_report(out, report)  # a failed write keeps the report in a fallback file, named in the error
     if plot is not None:
-        from edgefer.pipeline.plot import plot_timeline
-
-        plot_timeline(report, plot)
+        _plot(report, plot, out)
     return report
+
+
+def _plot(report: dict[str, Any], plot: str, out: str | None) -> None:
+    """Draw the timeline; if the PNG cannot be written, the measured report is not lost."""
+    from edgefer.bench import save_fallback
+    from edgefer.pipeline.plot import plot_timeline
+
+    try:
+        plot_timeline(report, plot)
+    except OSError as exc:
+        where = out if out is not None else save_fallback(report, "pipeline.json")
+        kept = f"the report is in {where}" if where else "the report could not be saved either"
+        raise EdgeferError(f"cannot write the plot {plot} ({exc.strerror or exc}); {kept}") from None

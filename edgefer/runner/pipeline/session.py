@@ -51,20 +51,28 @@ def _meter(energy: str | dict[str, Any] | None) -> tuple[Any | None, str | None]
     raise EdgeferError(f"invalid --energy '{energy}' (auto, none or a meter spec as JSON)")
 
 
-def _check_settings(frames: int | None, fps: float | None, duration_s: float | None, warmup: int,
-                    crop_margin: float) -> None:
-    if frames is not None and frames < 1:
-        raise EdgeferError(f"--frames must be >= 1, got {frames}")
-    if fps is not None and not (0 < fps <= 1000):
-        raise EdgeferError(f"--fps must be in (0, 1000], got {fps}")
-    if duration_s is not None and duration_s <= 0:
-        raise EdgeferError(f"--duration must be > 0 seconds, got {duration_s}")
+def check_settings(frames: int | None, fps: float | None, duration_s: float | None, warmup: int,
+                   crop_margin: float, threads: int | None = None) -> None:
+    """Every run setting in range (NaN included), one line naming the option; before any work."""
+    from edgefer.runner.settings import MAX_SECONDS, MAX_THREADS, _number
+
+    if frames is not None and (isinstance(frames, bool) or not isinstance(frames, int) or frames < 1):
+        raise EdgeferError(f"--frames must be an integer >= 1, got {frames!r}")
+    if fps is not None:
+        _number("--fps", fps, 0, 1000, False)
+        if fps <= 0:
+            raise EdgeferError(f"--fps must be in (0, 1000], got {fps}")
+    if duration_s is not None:
+        _number("--duration", duration_s, 0, MAX_SECONDS, False)
+        if duration_s <= 0:
+            raise EdgeferError(f"--duration must be > 0 seconds, got {duration_s}")
     if fps is not None and duration_s is None and frames is None:
         raise EdgeferError("--fps needs --duration (or --frames): how long should the camera run?")
-    if warmup < 0:
-        raise EdgeferError(f"--warmup must be >= 0, got {warmup}")
-    if not (0 <= crop_margin <= 2):
-        raise EdgeferError(f"--crop-margin must be in [0, 2], got {crop_margin}")
+    if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
+        raise EdgeferError(f"--warmup must be an integer >= 0, got {warmup!r}")
+    _number("--crop-margin", crop_margin, 0, 2, False)
+    if threads is not None:
+        _number("--threads", threads, 1, MAX_THREADS, True)
 
 
 def run_pipeline_session(
@@ -82,7 +90,7 @@ def run_pipeline_session(
     from edgefer.runner.pipeline.sources import open_source
     from edgefer.runner.session import artifact_info
 
-    _check_settings(frames, fps, duration_s, warmup, crop_margin)
+    check_settings(frames, fps, duration_s, warmup, crop_margin, threads)
     if frames is None and duration_s is None:
         frames = DEFAULT_FRAMES
     backend = imaging.resize_backend(resize)
