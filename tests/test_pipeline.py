@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import signal
 import subprocess
 import sys
@@ -65,6 +66,32 @@ def test_photo_with_a_face(cls_dir):
     pre = r["classifier"]["preprocessing"]
     assert pre["from"] == "manifest" and pre["color"] == "grayscale" and pre["mean"] == [0.5]
     assert r["detector"]["kind"] == "blazeface" and r["detector"]["anchors"] == 896
+    if platform.libc_ver()[0] == "glibc":  # the runner keeps its heap (no page faults per frame)
+        assert r["settings"]["heap"].startswith("kept: glibc mallopt")
+
+
+def test_a_kept_heap_takes_no_page_faults_for_repeated_large_arrays():
+    """What keep_heap is for: after it, a loop of allocations the size of a 224x224x3 float crop
+    takes (almost) no minor page faults per iteration; the report's line says what was set."""
+    from edgefer.runner.pipeline.heap import keep_heap
+
+    if platform.libc_ver()[0] != "glibc":
+        pytest.skip("glibc's mallopt only")
+    code = ("import resource, numpy as np\n"
+            "from edgefer.runner.pipeline.heap import keep_heap\n"
+            "import sys\n"
+            "if sys.argv[1] == 'keep': print(keep_heap(), file=sys.stderr)\n"
+            "def step():\n"
+            "    a = np.ones((224, 224, 3), np.float32); b = a * 2; return float(b[0, 0, 0])\n"
+            "for _ in range(5): step()\n"
+            "f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt\n"
+            "for _ in range(200): step()\n"
+            "print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0) / 200)\n")
+    per_iter = {mode: float(subprocess.run([sys.executable, "-c", code, mode], capture_output=True, text=True,
+                                           check=True).stdout) for mode in ("keep", "default")}
+    assert per_iter["keep"] < 5, per_iter  # the arrays' ~290 pages come from the kept heap
+    assert per_iter["default"] < 5 or per_iter["keep"] < per_iter["default"] / 10, per_iter  # 262 here by default
+    assert keep_heap().startswith("kept: glibc mallopt")
 
 
 @pytest.mark.parametrize("photo", ["coffee", "chelsea"])
@@ -551,3 +578,25 @@ def test_gray_is_pillows_luma():
         assert np.abs(imaging.to_gray(img, "cv2").astype(int) - ref).max() <= 1
 
 
+
+
+def test_numpy_letterbox_sampling_gathers_then_interpolates_exactly():
+    """The numpy letterbox (boards without OpenCV) gathers the four neighbours when shrinking a
+    frame: bit for bit what interpolating whole rows first gives (the same float32 operations)."""
+    from edgefer.runner.pipeline import imaging
+
+    def rows_first(img, h, w):
+        y0, y1, wy = imaging._axis(img.shape[0], h)
+        x0, x1, wx = imaging._axis(img.shape[1], w)
+        top = img[y0].astype(np.float32)
+        rows = top + (img[y1] - top) * wy[:, None, None]
+        left = rows[:, x0]
+        return left + (rows[:, x1] - left) * wx[None, :, None]
+
+    rng = np.random.default_rng(3)
+    for shape, (h, w) in (((512, 512, 3), (128, 128)), ((480, 640, 3), (96, 128)), ((1080, 1920, 3), (72, 128)),
+                          ((300, 200, 3), (128, 85)), ((7, 5, 3), (128, 91)), ((333, 777, 3), (55, 128))):
+        img = rng.integers(0, 256, shape, dtype=np.uint8)
+        got = imaging.bilinear_numpy(img, h, w)
+        assert got.dtype == np.float32 and got.shape == (h, w, 3)
+        assert np.array_equal(got, rows_first(img, h, w)), shape

@@ -83,6 +83,7 @@ class Settings(_M):
     nms: str | None = None
     crop_margin: float
     opencv: str | None = None
+    heap: str | None = None  # what the runner set for its heap (edgefer/runner/pipeline/heap.py); None in older reports
     energy: str | dict[str, Any] | None = None
 
 

@@ -18,6 +18,7 @@ from edgefer import __version__
 from edgefer.errors import EdgeferError
 from edgefer.runner import envinfo
 from edgefer.runner.pipeline import imaging, summary
+from edgefer.runner.pipeline.heap import keep_heap
 from edgefer.runner.pipeline.loop import FrameLog, LoopSettings, complete_rows, run_loop, warm_up
 
 SCHEMA_VERSION = "1"
@@ -91,6 +92,7 @@ def run_pipeline_session(
     from edgefer.runner.session import artifact_info
 
     check_settings(frames, fps, duration_s, warmup, crop_margin, threads)
+    heap = keep_heap()  # before the first frame's buffers
     if frames is None and duration_s is None:
         frames = DEFAULT_FRAMES
     backend = imaging.resize_backend(resize)
@@ -111,6 +113,7 @@ def run_pipeline_session(
             "settings": {"frames": frames, "fps": fps, "duration_s": duration_s, "warmup": warmup,
                          "threads": threads, "resize": backend, "nms": nms if det.kind == "blazeface" else None,
                          "crop_margin": crop_margin, "opencv": getattr(imaging.cv2_module(), "__version__", None),
+                         "heap": heap,
                          "energy": energy if isinstance(energy, (str, dict)) or energy is None else str(energy)},
             "statistics": None, "paced": None, "timeline": [], "energy": None, "frames": None, "results": [],
         }
