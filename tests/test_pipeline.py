@@ -171,12 +171,21 @@ def test_report_show_and_compare(cls_dir, tmp_path, capsys):
     assert cli(["report", "show", str(a), "--markdown"]) == 0
     md = capsys.readouterr().out
     assert "| detect |" in md and "| end to end |" in md and "blazeface" in md
+    if platform.libc_ver()[0] == "glibc":
+        assert "| runner heap | kept: glibc mallopt" in md
     assert cli(["compare", str(a), str(b), "--markdown", "--json", str(tmp_path / "c.json")]) == 0
     md = capsys.readouterr().out
     assert "**second run** vs **numpy resize**" in md and "| detect |" in md and "| e2e |" in md
     c = json.loads((tmp_path / "c.json").read_text())
     assert c["kind"] == "edgefer.pipeline.compare" and [row["stage"] for row in c["stages"]["second run"]][:5] == [
         "acquire", "detect", "preprocess", "classify", "postprocess"]
+    assert not any("heaps differ" in w for w in c["warnings"])
+    old = json.loads(b.read_text())
+    old["settings"]["heap"] = None  # a report from before the runner kept its heap
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    assert cli(["compare", str(a), str(tmp_path / "old.json"), "--json", str(tmp_path / "c2.json")]) == 0
+    capsys.readouterr()
+    assert any("runner heaps differ" in w for w in json.loads((tmp_path / "c2.json").read_text())["warnings"])
 
 
 def test_repeats_are_runner_processes_and_compare_judges_them(cls_dir, tmp_path, capsys):

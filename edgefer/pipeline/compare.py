@@ -221,6 +221,9 @@ def _warnings(base: PipelineReport, other: PipelineReport, bl: str, ol: str) -> 
         w.append(f"sources differ: {bl} {base.source.spec}, {ol} {other.source.spec}")
     if base.settings.resize != other.settings.resize:
         w.append(f"resize backends differ: {bl} {base.settings.resize}, {ol} {other.settings.resize}")
+    if base.settings.heap != other.settings.heap:  # page faults per frame or not: the glue differs
+        w.append(f"runner heaps differ: {bl} {base.settings.heap or 'not recorded'}, "
+                 f"{ol} {other.settings.heap or 'not recorded'}")
     for r, label in ((base, bl), (other, ol)):
         if r.partial:
             w.append(f"{label} is PARTIAL: {r.partial_reason}")

@@ -272,6 +272,8 @@ def summary_rows(r: PipelineReport) -> list[tuple[str, str]]:
                           f"resize {r.settings.resize}"),
         ("status", f"PARTIAL: {r.partial_reason}" if r.partial else "complete"),
     ]
+    if r.settings.heap:
+        rows.append(("runner heap", r.settings.heap))
     if s is not None:
         rows += [
             ("frames", f"{s.frames} in {s.wall_s:.2f} s ({_ms(s.throughput_fps, 1)} frames/s)"),
