@@ -6,7 +6,7 @@
 Every frame runs the pipeline's steps in the loop's order (letterbox, BlazeFace call, decoding,
 crop, classifier call, postprocessing). In threes: the second frame of each three records every
 glue step's time where the loop runs it, i.e. right after the runtime call before it (cold); the
-third runs each glue step 8 more times in a row on its data and records the later runs (warm:
+third runs each glue step 8 times in a row where it stands and records the later runs (warm:
 the steady state a micro-benchmark shows); the first is plain, so the warming never precedes a
 recorded frame. --frames of each kind. Both come from the same frames of the same run; printed are
 the p50s and their ratio. This is what docs/pipeline.md's "Glue overhead" explains with: most of
@@ -54,76 +54,49 @@ def main() -> None:
     warm: dict[str, list[int]] = {s: [] for s in STEPS}
     frames = [img.copy() for _ in range(8)]
 
-    def steps(frame, resized_lb, outs, box, y):
-        """Each glue step as a thunk, in the loop's order, with the runtime call that precedes it."""
+    def run_frame(frame: np.ndarray, step) -> None:
+        """One frame in the loop's order; every glue step goes through `step(name, thunk)`, which
+        runs it (timed or not) and returns its result; the runtime calls run plainly between."""
+        resized_lb = step("letterbox resize", lambda: imaging.resize(frame, nh, nw, backend, antialias=False))
+        step("letterbox scaling", lambda: imaging.scale_to_float(resized_lb, 2.0 / 255.0, -1.0, lb[0], backend))
+        outs = det.rt.run([lb])
         raw_boxes, raw_scores = outs[det.box_out][0], outs[det.score_out][0, :, 0]
-        x1, y1, x2, y2 = square_crop(box, frame.shape[1], frame.shape[0], MARGIN)
+        step("first numpy call (score threshold)", lambda: raw_scores > det._min_logit)
+        boxes, _ = step("decoding + NMS (all)", lambda: det.decode(raw_boxes, raw_scores))
+        if len(boxes) == 0:
+            raise SystemExit("error: no face in the photo; the crop steps need one")
+        x1, y1, x2, y2 = square_crop(boxes.tolist()[0], frame.shape[1], frame.shape[0], MARGIN)
         crop = frame[y1:y2, x1:x2]
-        px = imaging.to_gray(crop, backend) if cls.c == 1 else crop
-        resized = imaging.resize(px, cls.h, cls.w, backend)
-        return {
-            "letterbox resize": lambda: imaging.resize(frame, nh, nw, backend, antialias=False),
-            "letterbox scaling": lambda: imaging.scale_to_float(resized_lb, 2.0 / 255.0, -1.0, lb[0], backend),
-            "first numpy call (score threshold)": lambda: raw_scores > det._min_logit,
-            "decoding + NMS (all)": lambda: det.decode(raw_boxes, raw_scores),
-            "crop resize (+ luma)": lambda: imaging.resize(
-                imaging.to_gray(crop, backend) if cls.c == 1 else crop, cls.h, cls.w, backend),
-            "crop table -> tensor": lambda: cls.pixel_table.to_tensor(resized, cls.layout, backend),
-            "postprocessing": lambda: cls.postprocess(y),
-        }
+        resized = step("crop resize (+ luma)", lambda: imaging.resize(
+            imaging.to_gray(crop, backend) if cls.c == 1 else crop, cls.h, cls.w, backend))
+        feed = step("crop table -> tensor", lambda: cls.pixel_table.to_tensor(resized, cls.layout, backend))
+        y = cls.rt.run([feed])[0]
+        step("postprocessing", lambda: cls.postprocess(y))
 
-    def warm_time(fn) -> int:
-        """The step run WARM_RUNS times in a row: the median of the later runs (steady state)."""
+    def plain(name, fn):
+        return fn()
+
+    def once(name, fn):
+        """In the loop: the step once, right after what precedes it (cold)."""
+        t0 = clock()
+        result = fn()
+        cold[name].append(clock() - t0)
+        return result
+
+    def repeated(name, fn):
+        """Warm: the step WARM_RUNS times in a row, the median of the later runs (steady state)."""
         times = []
         for _ in range(WARM_RUNS):
             t0 = clock()
-            fn()
+            result = fn()
             times.append(clock() - t0)
-        return int(statistics.median(times[WARM_RUNS // 2:]))
+        warm[name].append(int(statistics.median(times[WARM_RUNS // 2:])))
+        return result
 
     for k in range(3 * a.frames + 30):
-        frame = frames[k % 8].copy()
-        # the loop's order: each glue step right after the runtime call (or step) before it
-        t = {}
-        t0 = clock()
-        resized_lb = imaging.resize(frame, nh, nw, backend, antialias=False)
-        t["letterbox resize"] = clock() - t0
-        t0 = clock()
-        imaging.scale_to_float(resized_lb, 2.0 / 255.0, -1.0, lb[0], backend)
-        t["letterbox scaling"] = clock() - t0
-        outs = det.rt.run([lb])
-        raw_boxes, raw_scores = outs[det.box_out][0], outs[det.score_out][0, :, 0]
-        t0 = clock()
-        raw_scores > det._min_logit
-        t["first numpy call (score threshold)"] = clock() - t0
-        t0 = clock()
-        boxes, _ = det.decode(raw_boxes, raw_scores)
-        t["decoding + NMS (all)"] = clock() - t0
-        if len(boxes) == 0:
-            raise SystemExit("error: no face in the photo; the crop steps need one")
-        box = boxes.tolist()[0]
-        x1, y1, x2, y2 = square_crop(box, frame.shape[1], frame.shape[0], MARGIN)
-        crop = frame[y1:y2, x1:x2]
-        t0 = clock()
-        resized = imaging.resize(imaging.to_gray(crop, backend) if cls.c == 1 else crop, cls.h, cls.w, backend)
-        t["crop resize (+ luma)"] = clock() - t0
-        t0 = clock()
-        feed = cls.pixel_table.to_tensor(resized, cls.layout, backend)
-        t["crop table -> tensor"] = clock() - t0
-        y = cls.rt.run([feed])[0]
-        t0 = clock()
-        cls.postprocess(y)
-        t["postprocessing"] = clock() - t0
-        if k < 30:
-            continue
-        # frames in threes: the 2nd records its in-loop times (after a plain frame), the 3rd
-        # repeats its steps warm afterwards (whose warming only the next, unrecorded frame sees)
-        if k % 3 == 1:
-            for name in STEPS:
-                cold[name].append(t[name])
-        elif k % 3 == 2:
-            for name, fn in steps(frame, resized_lb, outs, box, y).items():
-                warm[name].append(warm_time(fn))
+        # frames in threes: the 2nd records each step once where the loop runs it (after a plain
+        # frame), the 3rd repeats each step warm (whose warming only the next, plain frame sees)
+        run_frame(frames[k % 8].copy(), plain if k < 30 or k % 3 == 0 else once if k % 3 == 1 else repeated)
     print(f"classifier {a.classifier} ({cls.c}x{cls.h}x{cls.w}, {cls.layout}), BlazeFace short range, photo "
           f"{a.photo} {img.shape[1]}x{img.shape[0]}, {a.frames} frames, threads {a.threads}, resize {backend}")
     print(f"{'glue step':<38} {'in the loop':>12} {'warm':>12} {'ratio':>6}   (us, p50 per frame)")
