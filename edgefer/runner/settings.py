@@ -24,7 +24,8 @@ ENERGY_STRINGS = ("auto", "none", "estimate")
 PRECISIONS = ("fp32", "int8", "fp16")
 
 
-def _number(name: str, value: Any, lo: float, hi: float, integer: bool) -> None:
+def check_number(name: str, value: Any, lo: float, hi: float, integer: bool) -> None:
+    """One option value in [lo, hi] (an integer if `integer`; NaN and inf refused) or a one-line EdgeferError naming it."""
     ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
     if isinstance(value, bool) or not ok_type:
         raise EdgeferError(f"{name} must be {'an integer' if integer else 'a number'}, got {value!r}")
@@ -59,23 +60,23 @@ class BenchSettings:
 
     def validate(self) -> "BenchSettings":
         """Raise EdgeferError naming the option for any value out of type or range."""
-        _number("--runs", self.runs, 1, MAX_RUNS, True)
-        _number("--warmup", self.warmup, 0, MAX_RUNS, True)
-        _number("--min-seconds", self.min_seconds, 0, MAX_SECONDS, False)
-        _number("--batch-size", self.batch_size, 1, MAX_BATCH, True)
+        check_number("--runs", self.runs, 1, MAX_RUNS, True)
+        check_number("--warmup", self.warmup, 0, MAX_RUNS, True)
+        check_number("--min-seconds", self.min_seconds, 0, MAX_SECONDS, False)
+        check_number("--batch-size", self.batch_size, 1, MAX_BATCH, True)
         if self.threads is not None:
-            _number("--threads", self.threads, 1, MAX_THREADS, True)
-        _number("--cooldown", self.cooldown_s, 0, MAX_SECONDS, False)
-        _number("--idle-seconds", self.idle_s, 0, 3600, False)
+            check_number("--threads", self.threads, 1, MAX_THREADS, True)
+        check_number("--cooldown", self.cooldown_s, 0, MAX_SECONDS, False)
+        check_number("--idle-seconds", self.idle_s, 0, 3600, False)
         if self.cpus is not None:
             if not self.cpus or any(isinstance(c, bool) or not isinstance(c, int) or c < 0 for c in self.cpus):
                 raise EdgeferError(f"--cpus must list CPU numbers >= 0, got {self.cpus!r}")
         if self.input_shape is not None and any(not isinstance(d, int) or d < 1 for d in self.input_shape):
             raise EdgeferError(f"--input-shape dimensions must be integers >= 1, got {list(self.input_shape)}")
         if self.nominal_power_w is not None:
-            _number("--nominal-power-w", self.nominal_power_w, 1e-6, 10_000, False)
+            check_number("--nominal-power-w", self.nominal_power_w, 1e-6, 10_000, False)
         if self.energy_rate_hz is not None:
-            _number("--energy-rate-hz", self.energy_rate_hz, 0.1, 100_000, False)
+            check_number("--energy-rate-hz", self.energy_rate_hz, 0.1, 100_000, False)
         if self.precision is not None and self.precision not in PRECISIONS:
             raise EdgeferError(f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if isinstance(self.energy, str) and self.energy not in ENERGY_STRINGS and not self.energy.strip().startswith("{"):

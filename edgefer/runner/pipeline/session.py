@@ -55,25 +55,25 @@ def _meter(energy: str | dict[str, Any] | None) -> tuple[Any | None, str | None]
 def check_settings(frames: int | None, fps: float | None, duration_s: float | None, warmup: int,
                    crop_margin: float, threads: int | None = None) -> None:
     """Every run setting in range (NaN included), one line naming the option; before any work."""
-    from edgefer.runner.settings import MAX_SECONDS, MAX_THREADS, _number
+    from edgefer.runner.settings import MAX_SECONDS, MAX_THREADS, check_number
 
     if frames is not None and (isinstance(frames, bool) or not isinstance(frames, int) or frames < 1):
         raise EdgeferError(f"--frames must be an integer >= 1, got {frames!r}")
     if fps is not None:
-        _number("--fps", fps, 0, 1000, False)
+        check_number("--fps", fps, 0, 1000, False)
         if fps <= 0:
             raise EdgeferError(f"--fps must be in (0, 1000], got {fps}")
     if duration_s is not None:
-        _number("--duration", duration_s, 0, MAX_SECONDS, False)
+        check_number("--duration", duration_s, 0, MAX_SECONDS, False)
         if duration_s <= 0:
             raise EdgeferError(f"--duration must be > 0 seconds, got {duration_s}")
     if fps is not None and duration_s is None and frames is None:
         raise EdgeferError("--fps needs --duration (or --frames): how long should the camera run?")
     if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
         raise EdgeferError(f"--warmup must be an integer >= 0, got {warmup!r}")
-    _number("--crop-margin", crop_margin, 0, 2, False)
+    check_number("--crop-margin", crop_margin, 0, 2, False)
     if threads is not None:
-        _number("--threads", threads, 1, MAX_THREADS, True)
+        check_number("--threads", threads, 1, MAX_THREADS, True)
 
 
 def run_pipeline_session(
