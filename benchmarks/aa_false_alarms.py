@@ -48,7 +48,7 @@ def bench_cli(artifact: Path, out: Path, extra: list[str]) -> dict:
 
 def gate(base: dict, other: dict, pooled: bool) -> bool:
     """True when `compare --fail-on-regression 5%` fails (exit 1)."""
-    from edgefer.compare import compare_reports
+    from edgefer.compare.reports import compare_reports
 
     if pooled:  # 0.1.0: all samples as one independent group, within-run interval
         base, other = dict(base, repeats=None), dict(other, repeats=None)

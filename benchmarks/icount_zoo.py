@@ -48,7 +48,7 @@ def main() -> None:
     if not (board / "icount/libedgefer-icount.so").exists():
         sys.exit(f"error: no instruction counting on the board {board}: run bash .ci/setup-board.sh")
 
-    from edgefer.bench import bench
+    from edgefer.bench.api import bench
     from edgefer.convert.api import ConvertOptions, convert
 
     rows = []

@@ -22,7 +22,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from edgefer.bench import bench
+from edgefer.bench.api import bench
 from edgefer.convert.manifest import read_manifest
 
 

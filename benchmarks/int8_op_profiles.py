@@ -24,8 +24,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from edgefer.bench import bench
-from edgefer.op_profile_compare import compare_op_profiles
+from edgefer.bench.api import bench
+from edgefer.compare.op_profile import compare_op_profiles
 
 
 def reports_for(model_dir: Path, fmt: str, out: Path, a) -> dict[str, dict]:
@@ -68,7 +68,7 @@ MAC_FAMILIES = ("Conv", "MatMul", "Gemm")
 
 def share_row(name: str, reps: dict[str, dict]) -> list[str]:
     """Shares within each profile (robust to machine load, unlike times across two reports)."""
-    from edgefer.op_profile_compare import QDQ_FAMILY, op_family
+    from edgefer.compare.op_profile import QDQ_FAMILY, op_family
 
     def shares(rep: dict) -> dict[str, float]:
         out: dict[str, float] = {}

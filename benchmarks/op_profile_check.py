@@ -6,7 +6,7 @@
 
 For each zoo model's ONNX artifacts (fp32, int8) in DIR/<model>/ (written by `edgefer convert`
 or benchmarks/convert_zoo.py --out DIR; converted into a temporary directory when missing),
-`edgefer.bench.bench` runs the timed runs and then, separately, the profiled runs
+`edgefer.bench.api.bench` runs the timed runs and then, separately, the profiled runs
 (`--op-profile`). Printed per artifact (means over the rounds): the unprofiled mean latency, the sum of the per-node
 mean times, their ratio (expected 0.7-1.3: the profiler's per-node events cover the graph
 without the run's fixed overhead, and its own overhead adds a little), and onnxruntime's own
@@ -26,7 +26,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from edgefer.bench import bench
+from edgefer.bench.api import bench
 from edgefer.convert import ConvertOptions, convert
 
 DEFAULT_MODELS = "mobilenetv3_large,mobilenetv3_dka,mobilenetv3_ca_dka,mobilenet_skip_mha"

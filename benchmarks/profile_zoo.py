@@ -2,7 +2,7 @@
 
     python benchmarks/profile_zoo.py [--json OUT.json]
 
-Counts are measured by edgefer.profile (torch FlopCounterMode) at each model's default input,
+Counts are measured by edgefer.zoo.profile (torch FlopCounterMode) at each model's default input,
 batch 1. Published figures come from benchmarks/papers.yaml. For FLOPs the ratio is shown
 against both our MACs and our FLOPs (= 2 x MACs) and the closer one is named: papers print
 "FLOPs" without saying which they mean. Models not in the zoo yet, or that fail to build,
@@ -19,8 +19,8 @@ from rich.console import Console
 from rich.table import Table
 
 from edgefer.errors import EdgeferError
-from edgefer.papers import load_papers
-from edgefer.profile import profile_zoo_model
+from edgefer.reproduce.papers import load_papers
+from edgefer.zoo.profile import profile_zoo_model
 from edgefer.reproduce import flops_convention
 from edgefer.runner.files import write_text_atomic
 from edgefer.zoo import get_entry, list_models

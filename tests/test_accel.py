@@ -14,7 +14,7 @@ import pytest
 from _bench_models import tiny_conv_onnx
 
 from edgefer.errors import EdgeferError
-from edgefer.report import validate_report
+from edgefer.report.bench import validate_report
 from edgefer.runner.accel import parse_litert_accelerators, parse_providers, provider_spec_text
 from edgefer.runner.runtimes import open_runtime
 from edgefer.runner.session import run_bench
@@ -187,7 +187,7 @@ def test_cli_bench_errors_exit_2(onnx_model, tflite_model):
 
 def test_profile_precision_rule(onnx_model, tmp_path):
     """int8 through TensorRT on Jetson Nano's Maxwell GPU (no int8) is refused before deploying."""
-    from edgefer.accel_select import AccelRequest, job_accel
+    from edgefer.bench.accel_choice import AccelRequest, job_accel
     from edgefer.targets import load_target
 
     nano = load_target("jetson-nano")
@@ -228,7 +228,7 @@ def test_profile_schema_rejects_unknown_providers(tmp_path):
 def test_profile_providers_reach_a_remote_runner_as_flags(onnx_model, tmp_path):
     """What bench sends a board: the profile's providers with options, and --accel-json; the
     device-side runner parses them back (here run locally, where CUDA is missing: exit 2)."""
-    from edgefer.accel_select import AccelRequest, job_accel
+    from edgefer.bench.accel_choice import AccelRequest, job_accel
     from edgefer.runner.settings import BenchSettings
     from edgefer.targets import load_target
 

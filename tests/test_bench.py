@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from _bench_models import tiny_conv_onnx
-from edgefer.bench import bench, resolve_jobs
+from edgefer.bench.api import bench, resolve_jobs
 from edgefer.errors import EdgeferError
-from edgefer.report import validate_report
+from edgefer.report.bench import validate_report
 
 REPO = Path(__file__).resolve().parents[1]
 FAST = {"runs": 10, "warmup": 1, "min_seconds": 0.0, "repeat": 2}
@@ -235,14 +235,14 @@ def test_out_problems_are_found_before_measuring(converted, model, tmp_path, cap
 
 
 def test_report_that_cannot_be_written_goes_to_a_fallback_file(tmp_path):
-    from edgefer.bench import save_report
+    from edgefer.bench.api import save_report
 
     blocker = tmp_path / "blocker"
     blocker.write_text("a file where a directory is needed")
     with pytest.raises(EdgeferError, match="the measured report was saved to") as exc:
-        save_report(str(blocker / "sub" / "r.json"), {"kind": "edgefer.bench.report", "x": 1})
+        save_report(str(blocker / "sub" / "r.json"), {"kind": "edgefer.bench.api.report", "x": 1})
     saved = exc.value.one_line().split("saved to ")[1].split(" ")[0]
-    assert json.loads(Path(saved).read_text()) == {"kind": "edgefer.bench.report", "x": 1}
+    assert json.loads(Path(saved).read_text()) == {"kind": "edgefer.bench.api.report", "x": 1}
     os.unlink(saved)
 
 

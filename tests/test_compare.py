@@ -8,7 +8,7 @@ import pytest
 from _synthetic_reports import repeat_samples, synthetic_report
 from edgefer.cli.cmd_compare import parse_threshold
 from edgefer.cli.main import run
-from edgefer.compare import compare_reports
+from edgefer.compare.reports import compare_reports
 from edgefer.errors import EdgeferError, GateFailed
 from edgefer.runner.hierarchical import bootstrap, interval
 
@@ -86,7 +86,7 @@ def test_one_repeat_gets_no_latency_verdict_and_the_gate_says_so():
 
 
 def test_schema_1_reports_load_without_between_run_estimate(tmp_path):
-    from edgefer.report import load_report
+    from edgefer.report.bench import load_report
 
     old = synthetic_report(repeat_samples(10.0, k=1, seed=1), "old", schema="1")
     path = tmp_path / "old.json"

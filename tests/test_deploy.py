@@ -61,7 +61,7 @@ def test_ssh_options_pin_host_keys_and_quote_paths(tmp_path):
 def test_runner_payload_is_exactly_the_device_side_files():
     rels = [rel for _, rel in runner_files()]
     assert "edgefer/__init__.py" in rels and "edgefer/errors.py" in rels and "edgefer/runner/__main__.py" in rels
-    assert all(r in ("edgefer/__init__.py", "edgefer/errors.py") or r.startswith(("edgefer/runner/", "edgefer/energy/"))
+    assert all(r in ("edgefer/__init__.py", "edgefer/errors.py") or r.startswith(("edgefer/runner/", "edgefer/runner/energy/"))
                for r in rels)
 
 

@@ -165,7 +165,7 @@ def _profile_file(t, path: Path) -> Path:
 
 
 def test_repeats_over_ssh_are_separate_device_processes(sshd, model, tmp_path):
-    from edgefer.bench import bench
+    from edgefer.bench.api import bench
 
     t = sshd.target("local", workdir=str(tmp_path / "work"))
     [r] = bench(str(model), target=str(_profile_file(t, tmp_path / "board.yaml")), runs=5, warmup=1,
@@ -176,7 +176,7 @@ def test_repeats_over_ssh_are_separate_device_processes(sshd, model, tmp_path):
 
 
 def test_a_board_held_by_someone_else_blocks_a_remote_bench(sshd, model, tmp_path):
-    from edgefer.bench import bench
+    from edgefer.bench.api import bench
     from edgefer.runner.lock import BoardLock, whoami
 
     t = sshd.target("local", workdir=str(tmp_path / "work"))

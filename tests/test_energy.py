@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from edgefer.energy import auto_meter, open_meter
-from edgefer.energy.android import to_amps, to_volts
-from edgefer.energy.base import Meter, integrate, power_series
-from edgefer.energy.recorder import EnergyRecorder, estimated
-from edgefer.energy.vcgencmd import parse_pmic_adc
+from edgefer.runner.energy import auto_meter, open_meter
+from edgefer.runner.energy.android import to_amps, to_volts
+from edgefer.runner.energy.base import Meter, integrate, power_series
+from edgefer.runner.energy.recorder import EnergyRecorder, estimated
+from edgefer.runner.energy.vcgencmd import parse_pmic_adc
 from edgefer.errors import EdgeferError
 
 PMIC = """\
@@ -166,7 +166,7 @@ def test_external_meter_prints_watts(tmp_path):
 
 
 def test_auto_meter_reports_why_none(monkeypatch):
-    import edgefer.energy as energy
+    import edgefer.runner.energy as energy
 
     def refuse(spec):
         raise EdgeferError(f"{spec['type']} meter path missing: x")

@@ -91,7 +91,7 @@ def test_tflite_fp16_has_float16_weights_and_float32_io(converted):
 
 @pytest.mark.parametrize("fmt,runtime", [("onnx", "onnxruntime"), ("tflite", "litert")])
 def test_bench_records_fp16(converted, fmt, runtime):
-    from edgefer.bench import bench
+    from edgefer.bench.api import bench
 
     out, _ = converted
     (r,) = bench(str(out), fmt=fmt, precision="fp16", runs=3, warmup=1, min_seconds=0, energy="none")
@@ -136,7 +136,7 @@ def test_fp16_tolerance_option(tmp_path):
 
 
 def test_torch_runtime_refuses_fp16():
-    from edgefer.bench import bench
+    from edgefer.bench.api import bench
     from edgefer.errors import EdgeferError
 
     with pytest.raises(EdgeferError, match="fp32 source model"):

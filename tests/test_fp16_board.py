@@ -37,7 +37,7 @@ def board(tmp_path_factory):
 
 
 def test_fp16_runs_on_the_board_with_both_runtimes(board, converted):
-    from edgefer.bench import bench
+    from edgefer.bench.api import bench
     from edgefer.convert.manifest import read_manifest
     from edgefer.deploy import infer_remote
     from edgefer.runner.runtimes import open_runtime

@@ -12,7 +12,7 @@ import pytest
 
 from _synthetic_reports import repeat_samples, synthetic_report
 from edgefer.cli.main import run
-from edgefer.htmlreport import render_html
+from edgefer.html import render_html
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 needs_browser = pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (apt-get install chromium)")

@@ -32,7 +32,7 @@ RUNS, WARMUP = 3, 1
 
 @pytest.fixture(scope="module")
 def counts(tmp_path_factory) -> dict[str, dict]:
-    from edgefer.bench import bench
+    from edgefer.bench.api import bench
     from edgefer.convert.api import ConvertOptions, convert
 
     out: dict[str, dict] = {}
@@ -66,7 +66,7 @@ def test_counts_are_labelled_and_cover_the_timed_runs_only(counts):
 
 def test_the_same_artifact_counted_twice_agrees(counts):
     """Determinism goal: identical; the issue's bound: within 0.1%."""
-    from edgefer.bench import bench
+    from edgefer.bench.api import bench
 
     first = counts[f"{MODEL} onnx fp32 cortex-a72"]
     again = bench(str(first["_converted"]), precision="fp32", target=first["_target"], runs=RUNS, warmup=WARMUP,
@@ -86,7 +86,7 @@ def test_int8_does_less_work_and_dot_product_less_still(counts):
 
 
 def test_compare_gates_on_instruction_counts(counts):
-    from edgefer.compare import compare_reports
+    from edgefer.compare.reports import compare_reports
 
     fp32, int8 = counts[f"{MODEL} onnx fp32 cortex-a72"], counts[f"{MODEL} onnx int8 cortex-a72"]
     fp32, int8 = ({k: v for k, v in r.items() if not k.startswith("_")} for r in (fp32, int8))

@@ -123,7 +123,7 @@ def test_runner_when_the_plugin_does_not_answer(tmp_path, monkeypatch):
 
 def test_counting_on_a_real_or_unprepared_target_names_what_to_run(tmp_path):
     from edgefer.cli.main import run
-    from edgefer.instructions import counting_target
+    from edgefer.bench.instructions import counting_target
     from edgefer.targets import Target, load_target
 
     with pytest.raises(EdgeferError, match="needs an emulated target; 'rpi4' is real hardware.*setup-board.sh"):
@@ -189,7 +189,7 @@ def test_compare_counts_are_exact_and_gated_without_the_board():
 
     BASE = repeat_samples(10.0, seed=1)
 
-    from edgefer.compare import compare_reports
+    from edgefer.compare.reports import compare_reports
 
     a = _counted(synthetic_report(BASE, "a"), 1_000_000)
     b = _counted(synthetic_report(BASE, "b"), 1_004_000)  # +0.4%: beyond a 0.1% gate, within 1%
@@ -214,7 +214,7 @@ def test_bench_over_ssh_counts_with_the_profiles_wrapper(tmp_path):
     """The way a profile is used: deploy over SSH, the runner under python-<cpu>-icount."""
     from _deploy_helpers import ssh_missing, start_sshd
 
-    from edgefer.bench import bench
+    from edgefer.bench.api import bench
 
     if ssh_missing():
         pytest.skip(ssh_missing())

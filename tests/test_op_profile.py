@@ -66,7 +66,7 @@ def onnx_pair(tmp_path_factory) -> dict[str, Path]:
 
 
 def test_onnxruntime_profile_is_separate_and_adds_up(onnx_pair):
-    from edgefer.report import validate_report
+    from edgefer.report.bench import validate_report
     from edgefer.runner.session import run_bench
 
     r = run_bench(str(onnx_pair["fp32"]), op_profile=4, **FAST)
@@ -101,7 +101,7 @@ def test_qdq_model_shows_conversions_and_float_islands(onnx_pair):
 
 
 def test_bench_report_show_and_compare(onnx_pair, tmp_path):
-    from edgefer.bench import bench
+    from edgefer.bench.api import bench
 
     for p in ("fp32", "int8"):
         bench(str(onnx_pair[p]), op_profile=3, out=str(tmp_path / f"{p}.json"), precision=p, **FAST)
@@ -186,7 +186,7 @@ def test_runtime_without_profiler_explains_in_one_line_and_still_benchmarks(tmp_
 
 def test_roofline_arithmetic_against_a_board_profile():
     """GMAC/s = MACs / p50 and peak = cores x clock x MACs/cycle from targets/rpi5.yaml."""
-    from edgefer.roofline import roofline_section
+    from edgefer.bench.roofline import roofline_section
     from edgefer.targets import load_target
 
     rpi5 = load_target("rpi5")
@@ -204,7 +204,7 @@ def test_roofline_arithmetic_against_a_board_profile():
 
 
 def test_per_node_macs_from_the_onnx_graph(onnx_pair):
-    from edgefer.roofline import graph_macs
+    from edgefer.bench.roofline import graph_macs
 
     macs = graph_macs(str(onnx_pair["fp32"]))
     assert macs["conv1"] == 16 * 16 * 8 * 1 * 9 and macs["conv2"] == 16 * 16 * 8 * 8 * 9 and macs["fc"] == 7 * 8
@@ -246,7 +246,7 @@ def tflite_pair(tmp_path_factory) -> dict[str, Path]:
 
 @pytest.mark.tflite
 def test_litert_partitions_and_an_op_the_delegate_does_not_take(tflite_pair):
-    from edgefer.report import validate_report
+    from edgefer.report.bench import validate_report
     from edgefer.runner.session import run_bench
 
     fp32 = run_bench(str(tflite_pair["fp32"]), op_profile=3, **FAST)
@@ -285,8 +285,8 @@ _board_missing = ssh_missing() or qemu_missing()
 @pytest.mark.slow
 @pytest.mark.skipif(_board_missing is not None, reason=str(_board_missing))
 def test_op_profile_on_the_emulated_board_is_labelled_emulated(tmp_path, onnx_pair):
-    from edgefer.bench import bench
-    from edgefer.report import render, validate_report
+    from edgefer.bench.api import bench
+    from edgefer.report.bench import render, validate_report
 
     server = start_sshd(tmp_path / "sshd")
     try:

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from edgefer.errors import EdgeferError
-from edgefer.papers import load_papers
+from edgefer.reproduce.papers import load_papers
 
 SEEDS = Path("/work/shared/seeds")
 ZOO_NAMES = {

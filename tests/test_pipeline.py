@@ -176,7 +176,7 @@ def test_report_show_and_compare(cls_dir, tmp_path, capsys):
     md = capsys.readouterr().out
     assert "**second run** vs **numpy resize**" in md and "| detect |" in md and "| e2e |" in md
     c = json.loads((tmp_path / "c.json").read_text())
-    assert c["kind"] == "edgefer.pipeline.compare" and [row["stage"] for row in c["stages"]["second run"]][:5] == [
+    assert c["kind"] == "edgefer.compare.pipeline" and [row["stage"] for row in c["stages"]["second run"]][:5] == [
         "acquire", "detect", "preprocess", "classify", "postprocess"]
     assert not any("heaps differ" in w for w in c["warnings"])
     old = json.loads(b.read_text())
@@ -387,7 +387,7 @@ def test_an_out_that_cannot_be_written(cls_dir, tmp_path, capsys):
         fallback = err[-1].rsplit(" ", 1)[-1]
         try:
             report = json.loads(open(fallback).read())
-            assert report["kind"] == "edgefer.pipeline.report" and len(report["frames"]["e2e_ns"]) == 3
+            assert report["kind"] == "edgefer.report.pipeline" and len(report["frames"]["e2e_ns"]) == 3
         finally:
             os.unlink(fallback)
 
@@ -446,7 +446,7 @@ def test_weighted_nms_merges_overlapping_boxes():
 
 
 def test_timeline_power_from_a_meter_and_board_state(cls_dir):
-    """Power per second comes from the board's meter through edgefer.energy (here the external
+    """Power per second comes from the board's meter through edgefer.runner.energy (here the external
     meter type: a command printing watts, as a lab power supply's CLI would)."""
     from edgefer.runner.pipeline.session import run_pipeline_session
 
@@ -480,9 +480,9 @@ def test_compare_refuses_a_bench_report_beside_a_pipeline_report(cls_dir, tmp_pa
 
     a = tmp_path / "a.json"
     _run(cls_dir, "synthetic:160x120", frames=5, warmup=0, out=str(a))
-    write_json_atomic(tmp_path / "bench.json", {"kind": "edgefer.bench.report", "schema_version": "1"})
+    write_json_atomic(tmp_path / "bench.json", {"kind": "edgefer.bench.api.report", "schema_version": "1"})
     assert cli(["compare", str(a), str(tmp_path / "bench.json")]) == 2
-    assert "cannot compare a pipeline report with a edgefer.bench.report report" in capsys.readouterr().err
+    assert "cannot compare a pipeline report with a edgefer.bench.api.report report" in capsys.readouterr().err
     assert cli(["report", "show", str(a)]) == 0
     assert "per-frame latency" in capsys.readouterr().out
 

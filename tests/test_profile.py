@@ -1,4 +1,4 @@
-"""edgefer.profile and the `models` / `profile` commands."""
+"""edgefer.zoo.profile and the `models` / `profile` commands."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from torch import nn
 
 from edgefer.cli.main import run
 from edgefer.errors import EdgeferError
-from edgefer.profile import count_params, profile_model
+from edgefer.zoo.profile import count_params, profile_model
 from edgefer.zoo import create_model, get_entry, list_models
 
 

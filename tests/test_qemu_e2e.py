@@ -57,7 +57,7 @@ def test_converted_all_formats(converted):
 
 
 def test_bench_on_the_emulated_board_is_labelled_emulated(board, converted, tmp_path):
-    from edgefer.bench import bench
+    from edgefer.bench.api import bench
 
     reports = bench(str(converted), target=board, runs=3, warmup=1, threads=1, energy="none", out=str(tmp_path))
     assert len(reports) == 2 * len(FORMATS)

@@ -11,7 +11,7 @@ import pytest
 
 from _bench_models import tiny_conv_onnx
 from edgefer.errors import EdgeferError
-from edgefer.report import load_report, to_markdown, validate_report
+from edgefer.report.bench import load_report, to_markdown, validate_report
 from edgefer.runner.files import write_json_atomic
 from edgefer.runner.session import run_bench
 
@@ -75,7 +75,7 @@ def test_report_show_has_a_row_for_instruction_counts():
     (bench's table and `report show`), not only a line after it."""
     from _synthetic_reports import repeat_samples, synthetic_report
 
-    from edgefer.report import summary_rows, validate_report
+    from edgefer.report.bench import summary_rows, validate_report
 
     rep = synthetic_report(repeat_samples(12.0, k=2), "emulated", emulated=True)
     rep["instructions"] = {"method": "qemu-tcg-plugin", "mode": "tb", "cpu_view": "cortex-a76", "n_inferences": 3,

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from edgefer.errors import EdgeferError
-from edgefer.papers import load_papers
+from edgefer.reproduce.papers import load_papers
 from edgefer.reproduce import flops_convention, outcome, reproduce
 
 pytest.importorskip("onnxruntime")
@@ -55,7 +55,7 @@ def test_outputs_written(run001):
     assert (out / "chart.png").read_bytes()[:4] == b"\x89PNG"
     for r in rows:  # each row keeps its bench report
         rep = json.loads((out / r["report"]).read_text())
-        assert rep["kind"] == "edgefer.bench.report" and rep["artifact"]["sha256"] == r["sha256"]
+        assert rep["kind"] == "edgefer.bench.api.report" and rep["artifact"]["sha256"] == r["sha256"]
 
 
 def test_second_run_is_resumed_from_cache(run001):

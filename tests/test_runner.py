@@ -310,8 +310,8 @@ def test_device_side_imports_without_torch_pydantic_typer_rich(onnx_model, tmp_p
 import sys
 for name in ("torch", "pydantic", "typer", "rich", "onnx", "yaml"):
     sys.modules[name] = None  # any import of these now fails
-import edgefer.runner, edgefer.runner.__main__, edgefer.runner.session, edgefer.energy, edgefer.energy.recorder
-from edgefer.energy import rapl, hwmon, vcgencmd, android, external
+import edgefer.runner, edgefer.runner.__main__, edgefer.runner.session, edgefer.runner.energy, edgefer.runner.energy.recorder
+from edgefer.runner.energy import rapl, hwmon, vcgencmd, android, external
 from edgefer.runner.__main__ import main
 sys.exit(main(["bench", {str(onnx_model)!r}, "--out", {str(tmp_path / "r.json")!r}, "--runs", "5", "--energy", "none"]))
 """

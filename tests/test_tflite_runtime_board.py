@@ -40,7 +40,7 @@ def board(tmp_path_factory):
 
 
 def test_runs_every_precision_with_tflite_runtime(board, converted):
-    from edgefer.bench import bench
+    from edgefer.bench.api import bench
 
     reports = bench(str(converted), target=board, energy="none")
     assert sorted(r["artifact"]["precision"] for r in reports) == ["fp16", "fp32", "int8"]
@@ -69,8 +69,8 @@ def test_logits_match_the_hosts_litert(board, converted):
 
 
 def test_compiled_model_api_is_refused_with_the_reason(board, converted):
-    from edgefer.accel_select import AccelRequest
-    from edgefer.bench import bench
+    from edgefer.bench.accel_choice import AccelRequest
+    from edgefer.bench.api import bench
     from edgefer.errors import EdgeferError
 
     with pytest.raises(EdgeferError, match="CompiledModel API needs ai_edge_litert"):

@@ -8,7 +8,7 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from edgefer.profile import profile_model
+from edgefer.zoo.profile import profile_model
 from edgefer.zoo import create_model, get_entry
 from edgefer.zoo.mobilenetv3 import DynamicKernelDepthwise, spatial_entropy
 

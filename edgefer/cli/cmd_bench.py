@@ -1,4 +1,4 @@
-"""`edgefer bench` and `edgefer report show`: thin CLI over `edgefer.bench.bench` / `edgefer.report`."""
+"""`edgefer bench` and `edgefer report show`: thin CLI over `edgefer.bench.api.bench` / `edgefer.report.bench`."""
 
 from __future__ import annotations
 
@@ -100,10 +100,10 @@ def bench_cmd(
     """
     from rich.console import Console
 
-    from edgefer.bench import ENERGY_MODES, bench
+    from edgefer.bench.api import ENERGY_MODES, bench
     from edgefer.cli.checks import PRECISION_CHOICES, RUNTIME_CHOICES, check_choice
-    from edgefer.accel_select import AccelRequest
-    from edgefer.report import render, validate_report
+    from edgefer.bench.accel_choice import AccelRequest
+    from edgefer.report.bench import render, validate_report
     from edgefer.runner.options import interrupt_on_sigterm, parse_cpus, parse_shape
 
     interrupt_on_sigterm()
@@ -126,7 +126,7 @@ def bench_cmd(
             accel=AccelRequest(providers, accelerator, dispatch_library, allow_fallback),
             count_instructions=count_instructions,
         )
-    from edgefer.op_profile_report import op_profile_notes  # issue 11: one line when a runtime cannot profile
+    from edgefer.report.op_profile import op_profile_notes  # issue 11: one line when a runtime cannot profile
 
     for note in op_profile_notes(reports):
         typer.echo(note, err=True)
@@ -146,9 +146,9 @@ def report_show(
     markdown: bool = typer.Option(False, "--markdown", help="Print a Markdown table instead."),
 ) -> None:
     """Render a bench report (validated against the report schema)."""
-    from edgefer.report import load_report, render, to_markdown
+    from edgefer.report.bench import load_report, render, to_markdown
 
-    from edgefer.pipeline.report import show_if_pipeline  # pipeline reports render their own way
+    from edgefer.report.pipeline import show_if_pipeline  # pipeline reports render their own way
 
     if show_if_pipeline(file, markdown):
         return
@@ -166,7 +166,7 @@ def report_html(
 ) -> None:
     """One self-contained HTML page to share: summary, latency histogram/CDF, per-repeat spread, op profile and
     timeline where present, environment fingerprint, emulated/estimated labels. No scripts, nothing fetched."""
-    from edgefer.htmlreport import write_html
+    from edgefer.html import write_html
 
     typer.echo(f"written {write_html(files, out)}")
 

@@ -59,15 +59,15 @@ def compare(
     """
     from rich.console import Console
 
-    from edgefer.compare import compare_reports
+    from edgefer.compare.reports import compare_reports
 
     threshold = parse_threshold(fail_on_regression) if fail_on_regression is not None else None
-    from edgefer.pipeline.compare import compare_if_pipeline  # pipeline reports: stage by stage
+    from edgefer.compare.pipeline import compare_if_pipeline  # pipeline reports: stage by stage
 
     if compare_if_pipeline(reports, baseline, threshold, markdown, json_out, plot, within_run):
         return
     cmp = compare_reports(reports, baseline=baseline, threshold=threshold, within_run=within_run)
-    from edgefer import op_profile_compare as opc  # op types slower/faster, if the reports have profiles
+    from edgefer.compare import op_profile as opc  # op types slower/faster, if the reports have profiles
 
     op_changes = opc.op_profile_comparisons([(r.label, r.path) for r in cmp.reports], cmp.baseline)
     if markdown:
@@ -88,7 +88,7 @@ def compare(
 
         write_json_atomic(json_out, {**cmp.to_dict(), "op_types": [c.to_dict() for c in op_changes]})
     if plot:
-        from edgefer.plots import plot_comparison
+        from edgefer.report.plots import plot_comparison
 
         typer.echo(f"plot: {plot_comparison(cmp, plot)}", err=True)
     cmp.check_gate()

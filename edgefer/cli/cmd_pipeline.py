@@ -77,7 +77,7 @@ def pipeline_cmd(
     from rich.console import Console
 
     from edgefer.pipeline import run_pipeline
-    from edgefer.pipeline.report import render, validate_pipeline_report
+    from edgefer.report.pipeline import render, validate_pipeline_report
     from edgefer.runner.options import interrupt_on_sigterm
 
     interrupt_on_sigterm()

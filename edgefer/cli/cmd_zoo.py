@@ -28,7 +28,7 @@ def models(
 
     import torch
 
-    from edgefer.profile import count_params
+    from edgefer.zoo.profile import count_params
     from edgefer.zoo import create_model, get_entry, list_models
 
     rows = []
@@ -64,7 +64,7 @@ def profile(
     from rich.console import Console
     from rich.table import Table
 
-    from edgefer.profile import profile_zoo_model
+    from edgefer.zoo.profile import profile_zoo_model
 
     if not 1 <= num_classes <= 100_000:
         raise EdgeferError(f"--num-classes must be between 1 and 100000, got {num_classes}")

@@ -196,7 +196,7 @@ def _runtime_logits(path: Path, x: np.ndarray, batch: int = 64) -> tuple[np.ndar
 
 
 def _profile(model, spec, name: str) -> dict:
-    from edgefer.profile import profile_model
+    from edgefer.zoo.profile import profile_model
 
     p = profile_model(model, spec.shape(1), name=name)
     return {"params_total": p.params_total, "params_trainable": p.params_trainable, "macs": p.macs, "flops": p.flops}

@@ -9,7 +9,7 @@ import edgefer
 PACKAGE_DIR = Path(edgefer.__file__).resolve().parent
 # Exactly the device-side files: stdlib + numpy + runtime only, no torch.
 RUNNER_FILES = ("__init__.py", "errors.py")
-RUNNER_TREES = ("runner", "energy")
+RUNNER_TREES = ("runner",)
 MANIFEST_NAME = "manifest.json"
 
 

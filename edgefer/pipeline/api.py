@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from typing import Any, Callable
 
-from edgefer.bench import MAX_REPEAT
+from edgefer.bench.api import MAX_REPEAT
 from edgefer.errors import EdgeferError
 from edgefer.pipeline.resolve import resolve_classifier, resolve_detector
 
@@ -49,8 +49,8 @@ def run_pipeline(
     with `plot` a PNG of the per-second timeline (latency, temperature) is drawn from it.
     """
     from edgefer.pipeline.repeats import merge_repeats
-    from edgefer.pipeline.report import validate_pipeline_report
-    from edgefer.bench import check_out, save_report
+    from edgefer.report.pipeline import validate_pipeline_report
+    from edgefer.bench.api import check_out, save_report
     from edgefer.runner.pipeline.session import check_settings
     from edgefer.targets import load_target
 
@@ -99,7 +99,7 @@ def run_pipeline(
 
 def _plot(report: dict[str, Any], plot: str, out: str | None) -> None:
     """Draw the timeline; if the PNG cannot be written, the measured report is not lost."""
-    from edgefer.bench import save_fallback
+    from edgefer.bench.api import save_fallback
     from edgefer.pipeline.plot import plot_timeline
 
     try:

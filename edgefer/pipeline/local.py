@@ -9,7 +9,7 @@ import os
 import tempfile
 from typing import Any, Callable
 
-from edgefer.bench_hosts import LocalHost, WaitFn, run_runner_process, runner_report
+from edgefer.bench.hosts import LocalHost, WaitFn, run_runner_process, runner_report
 from edgefer.pipeline.repeats import ProgressFn, run_repeats
 from edgefer.pipeline.resolve import ClassifierChoice
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from edgefer.plots import _pyplot, _save
+from edgefer.report.plots import _pyplot, _save
 
 
 def plot_timeline(report: dict[str, Any], out: str) -> str:

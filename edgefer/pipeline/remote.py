@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from edgefer.bench_hosts import STOPPED, DeviceHost, WaitFn, mark_interrupted
+from edgefer.bench.hosts import STOPPED, DeviceHost, WaitFn, mark_interrupted
 from edgefer.deploy.deployment import Deployment, deploy, install_command, sync_files
 from edgefer.deploy.shell import join_path
 from edgefer.errors import EdgeferError

@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from edgefer.bench_hosts import STOPPED
+from edgefer.bench.hosts import STOPPED
 
 MERGED_SCHEMA = "2"
 # (repeat index, repeats, frames done, seconds since the repeat's first timed frame)

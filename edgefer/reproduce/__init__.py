@@ -6,10 +6,10 @@ claims (published figures beside ours, claims checked), tables (outputs), run (r
     result = reproduce("mobilenetv3-ca-dka", target="local", formats=("onnx",), precisions=("fp32",))
 
 For each model of the paper (benchmarks/papers.yaml) and each format/precision asked:
-params and MACs/FLOPs (edgefer.profile, at the zoo model's default input), the artifact
-(edgefer.convert), and its latency/throughput/energy on the target (edgefer.bench). Every
+params and MACs/FLOPs (edgefer.zoo.profile, at the zoo model's default input), the artifact
+(edgefer.convert), and its latency/throughput/energy on the target (edgefer.bench.api). Every
 published figure is shown beside ours with the ratio ours/published, and the paper's claims
-are checked against what we measure (latency claims with the statistics of edgefer.compare).
+are checked against what we measure (latency claims with the statistics of edgefer.compare.reports).
 
 Resumable: OUT/cache.json maps (model, format, precision, artifact sha256, bench settings,
 target) to a report in OUT/reports/; a row whose key matches is not measured again. A

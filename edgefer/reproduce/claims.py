@@ -1,11 +1,11 @@
 """The published figures beside ours, and the paper's claims checked against what we measured
-(latency claims with the statistics of edgefer.compare)."""
+(latency claims with the statistics of edgefer.compare.reports)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from edgefer.papers import Paper
+from edgefer.reproduce.papers import Paper
 from edgefer.reproduce.records import ClaimCheck, Row, flops_convention
 
 def attach_published(row: Row, pm, convention: str | None) -> None:
@@ -43,7 +43,7 @@ def paper_convention(paper: Paper, profiles: dict[str, dict]) -> str | None:
 
 
 def check_claims(paper: Paper, rows: list[Row], profiles: dict[str, dict], out: Path) -> list[ClaimCheck]:
-    from edgefer.compare import compare_reports
+    from edgefer.compare.reports import compare_reports
 
     checks = []
     by = {(r.model, r.format, r.precision): r for r in rows}

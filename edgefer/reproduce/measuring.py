@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edgefer.measure import ReportCache, Step, convert_once, one_line
+from edgefer.bench.cache import ReportCache, Step, convert_once, one_line
 from edgefer.reproduce.records import TORCH, Row, Settings
 
-Cache = ReportCache  # OUT/cache.json (edgefer.measure), shared with `study`
+Cache = ReportCache  # OUT/cache.json (edgefer.bench.cache), shared with `study`
 _one_line = one_line
 
 
@@ -36,7 +36,7 @@ def bench_torch_row(r: Row, model: str, s: Settings, cache: Cache, out: Path, st
     """Time the zoo model in PyTorch eager on the host (no artifact: the key is the torch version)."""
     import torch
 
-    from edgefer.bench import bench
+    from edgefer.bench.api import bench
 
     row_id = f"{model}_{TORCH}_fp32"
     key = {**s.bench_key(), "model": model, "runtime": TORCH, "torch": torch.__version__}
@@ -59,7 +59,7 @@ def bench_torch_row(r: Row, model: str, s: Settings, cache: Cache, out: Path, st
 
 
 def fill_from_report(row: Row, rep: dict) -> None:
-    from edgefer.compare import repeat_groups
+    from edgefer.compare.reports import repeat_groups
     from edgefer.runner.hierarchical import point_estimate
 
     groups = [g for g in repeat_groups(rep) if g.size]
@@ -90,7 +90,7 @@ def bench_pending(pending: list[Pending], s: Settings, cache: Any, outp: Path, o
                    count_instructions: bool | None = None) -> None:
     """One bench_jobs call for a paper's artifacts, so their repeats interleave (A B C A B C ...) and
     slow drift hits all alike; a failing artifact keeps its error in its row, the others go on."""
-    from edgefer.bench import _file_job, bench_jobs
+    from edgefer.bench.api import _file_job, bench_jobs
 
     if not pending:
         return

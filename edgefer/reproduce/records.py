@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-TORCH = "torch"  # PyTorch eager on the host (edgefer.torch_runtime), as seed 000 timed its models
+TORCH = "torch"  # PyTorch eager on the host (edgefer.bench.torch_runtime), as seed 000 timed its models
 UNTRAINED_NOTE = (
     "Models are untrained (seed-0 random weights; no trained weights can be downloaded): latency, size, "
     "params and FLOPs do not depend on the weights; int8 calibration used {calib}."
@@ -74,7 +74,7 @@ class Row:
     verification: list[str] = field(default_factory=list)  # conversion gate violations
     error: str | None = None
     published: dict[str, list[dict]] = field(default_factory=dict)  # metric -> figures with ratios
-    instructions: float | None = None  # guest instructions per inference (emulated board, edgefer.instructions)
+    instructions: float | None = None  # guest instructions per inference (emulated board, edgefer.bench.instructions)
 
 
 @dataclass

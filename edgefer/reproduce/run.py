@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from edgefer.errors import EdgeferError
-from edgefer.measure import one_line
-from edgefer.papers import Paper, load_papers
+from edgefer.bench.cache import one_line
+from edgefer.reproduce.papers import Paper, load_papers
 from edgefer.reproduce.claims import attach_published, check_claims, paper_convention
 from edgefer.reproduce.measuring import Cache, Pending, bench_pending, bench_torch_row, convert_dir, fill_from_report
 from edgefer.reproduce.records import TORCH, UNTRAINED_NOTE, PaperResult, ReproduceResult, Row, Settings
@@ -73,7 +73,7 @@ def reproduce(
 
 def _check_options(formats, precisions, energy, runs, warmup, min_seconds, threads, calib_data, repeat) -> None:
     """Every value checked before the first conversion (unset bench values come from the profile)."""
-    from edgefer.bench import ENERGY_MODES
+    from edgefer.bench.api import ENERGY_MODES
     from edgefer.convert.api import FORMATS, PRECISIONS
     from edgefer.runner.settings import BenchSettings
 
@@ -152,7 +152,7 @@ def _measure_model(pap: Paper, model: str, model_rows: list[Row], s: Settings, c
                    prog: _RunProgress, profiles: dict[str, dict], count_instructions: bool | None) -> list[Pending]:
     """One model's rows: profile, convert, PyTorch eager, cached reports; -> the artifacts left to bench.
     A model that fails keeps the error in its rows; the others go on."""
-    from edgefer.profile import profile_zoo_model
+    from edgefer.zoo.profile import profile_zoo_model
 
     what = f"{pap.short_name}: {model}"
     try:

@@ -78,7 +78,7 @@ def paper_table(p: PaperResult) -> tuple[list[str], list[list[str]]]:
             if metric in published:
                 cells += list(_pub(r, metric, scale, digits))
         rows.append(cells)
-    from edgefer.instructions import add_reproduce_column
+    from edgefer.bench.instructions import add_reproduce_column
 
     add_reproduce_column(head, rows, [r.instructions for r in p.rows])
     return head, rows
@@ -88,7 +88,7 @@ def claim_line(c: ClaimCheck) -> str:
     exp = f"paper's own table implies x{c.expected_ratio:.3f}; " if c.expected_ratio else ""
     meas = "—" if c.measured_ratio is None else f"x{c.measured_ratio:.3f}"
     if c.ci_low is not None:
-        from edgefer.compare import format_p
+        from edgefer.compare.reports import format_p
 
         meas += f" [95% CI {c.ci_low:.3f}-{c.ci_high:.3f}, Mann-Whitney {format_p(c.p_value)}]"
     what = f"{c.subject}/{c.reference} {c.metric}" + (f" ({c.series})" if c.series else "")
@@ -149,7 +149,7 @@ def write_outputs(res: ReproduceResult, out: Path, plot: bool) -> None:
     if plot:
         pts = chart_points(res)
         if pts:
-            from edgefer.plots import plot_latency_vs_flops
+            from edgefer.report.plots import plot_latency_vs_flops
 
             convs = {p.flops_convention or "MACs" for p in res.papers}
             title = (f"{', '.join(p.short_name for p in res.papers)} on {res.settings.target}: "

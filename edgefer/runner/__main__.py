@@ -99,7 +99,7 @@ def _bench(a: argparse.Namespace) -> int:
     s = BenchSettings.from_namespace(a).validate()
     opener = None
     if s.runtime == "torch":  # host-only eager reference: torch is imported only when asked for
-        from edgefer.torch_runtime import torch_opener
+        from edgefer.bench.torch_runtime import torch_opener
 
         opener = torch_opener(a.artifact, s.threads, list(s.input_shape) if s.input_shape else None)
     with pid_file(a.pid_file):

@@ -194,7 +194,7 @@ def accelerator_report(runtime: str, api: str, requested: list[str], used: list[
                        fallbacks: list[dict[str, str]], options: dict[str, dict[str, str]] | None = None,
                        node_counts: dict[str, int] | None = None, node_counts_source: str | None = None,
                        fully_accelerated: bool | None = None) -> dict[str, Any]:
-    """The report's `accelerators` section (schema: edgefer/accel_report.py)."""
+    """The report's `accelerators` section (schema: edgefer/report/accelerators.py)."""
     return {
         "runtime": runtime, "api": api, "requested": requested, "options": options or {}, "used": used,
         "allow_fallback": allow_fallback, "fallbacks": fallbacks, "node_counts": node_counts,

@@ -4,7 +4,7 @@ A repeat is pyperf's "run": a fresh process that loads the model, warms up and t
 The report keeps every repeat's samples and figures; its top-level timing, statistics, resources
 and energy are derived from the repeats by `finish_report`, so a merged report and a single-repeat
 report have the same shape. Reports of schema "1" (0.1.0) have no repeats: they load, marked as
-having no between-run estimate (edgefer/report.py).
+having no between-run estimate (edgefer/report/bench.py).
 """
 
 from __future__ import annotations

@@ -42,8 +42,8 @@ def artifact_info(path: str, precision: str | None = None) -> dict[str, Any]:
 
 def _open_energy(energy: str | dict[str, Any] | None, nominal_power_w: float | None, rate_hz: float | None):
     """-> (EnergyRecorder | None, report-if-no-recorder | None)."""
-    from edgefer.energy import auto_meter, open_meter
-    from edgefer.energy.recorder import EnergyRecorder, unavailable
+    from edgefer.runner.energy import auto_meter, open_meter
+    from edgefer.runner.energy.recorder import EnergyRecorder, unavailable
 
     if isinstance(energy, str) and energy.strip().startswith("{"):
         try:
@@ -178,7 +178,7 @@ def run_bench(
             if recorder is not None:
                 energy_report = recorder.finish(result.window_start_ns, result.window_end_ns, n_inf)
             elif energy == "estimate" and result.window_start_ns and result.window_end_ns and n_inf:
-                from edgefer.energy.recorder import estimated
+                from edgefer.runner.energy.recorder import estimated
 
                 energy_report = estimated(float(nominal_power_w or 0), (result.window_end_ns - result.window_start_ns) * 1e-9, n_inf)
             if result.window_start_ns is not None:
@@ -204,7 +204,7 @@ def run_bench(
     rec["first_inference_ms"] = result.first_inference_ns / 1e6 if result.first_inference_ns is not None else None
     rec["samples_ns"] = list(result.samples_ns)
     if rec["partial"] and energy_report is None:
-        from edgefer.energy.recorder import unavailable
+        from edgefer.runner.energy.recorder import unavailable
 
         energy_report = unavailable("run interrupted before any timed sample")
     rec["energy"] = energy_report
@@ -226,7 +226,7 @@ def _runtime_options(s: BenchSettings) -> dict[str, Any]:
 def _empty_report(artifact: str, s: BenchSettings, target: dict[str, Any] | None, warnings: list[str]) -> dict[str, Any]:
     settings = s.to_dict()
     return {
-        "schema_version": SCHEMA_VERSION, "kind": "edgefer.bench.report",
+        "schema_version": SCHEMA_VERSION, "kind": "edgefer.bench.api.report",
         "created_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "edgefer_version": __version__,
         "partial": False, "partial_reason": None,
         "artifact": artifact_info(artifact, s.precision),

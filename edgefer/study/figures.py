@@ -49,7 +49,7 @@ def _bootstrap_median(ms: np.ndarray) -> tuple[float, float]:
 
 def cell_figures(out: Path, repeats: list[dict]) -> dict | None:
     """{"latency_ms", "throughput_sps", "memory_mb", "energy_mj", "emulated", ...} or None without reports."""
-    from edgefer.compare import per_sample_ms, session_cv
+    from edgefer.compare.reports import per_sample_ms, session_cv
 
     reps, paths = [], []
     for r in repeats:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from edgefer.errors import EdgeferError
-from edgefer.measure import ReportCache
+from edgefer.bench.cache import ReportCache
 from edgefer.study.convert_step import convert_models
 from edgefer.study.plan import Plan, make_plan
 from edgefer.study.spec import Study

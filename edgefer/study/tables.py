@@ -87,7 +87,7 @@ def to_markdown(result: dict) -> str:
 
 NOTES_MD = ("Latency: per-sample time at batch 1, mean of the per-repeat medians ± the 95% t half-width over "
             "repeats, with the target's between-session drift where its profile states one (one repeat: bootstrap "
-            "interval of its median). Params/MACs: edgefer.profile at the model's "
+            "interval of its median). Params/MACs: edgefer.zoo.profile at the model's "
             "input, batch 1 (FLOPs = 2 x MACs). Memory: largest peak RSS of the benchmark process over the repeats. "
             "Provenance of every figure (the repeat reports it comes from): results.json.")
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from edgefer.errors import EdgeferError
-from edgefer.measure import ReportCache, one_line
+from edgefer.bench.cache import ReportCache, one_line
 from edgefer.study.plan import TORCH, Cell, Plan, TargetPlan, hash_profile
 
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
@@ -117,7 +117,7 @@ class BoardWorker:
             yield board, lease.place
 
     def _bench(self, board, run: CellRun, r: int) -> None:
-        from edgefer.bench import bench
+        from edgefer.bench.api import bench
 
         ctx, c = self.ctx, run.cell
         b = ctx.plan.study.bench

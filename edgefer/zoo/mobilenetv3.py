@@ -203,7 +203,7 @@ def mobilenetv3_large(num_classes: int = 7, in_chans: int = 3, head: str = "fer"
                       **kw) -> nn.Module:
     """MobileNetV3-Large baseline of seed 000: standard backbone (ReLU / hard-swish) + FER head.
 
-    Measured at 1x3x224x224, 7 classes (edgefer.profile = FlopCounterMode + pooling): 3.10 M
+    Measured at 1x3x224x224, 7 classes (edgefer.zoo.profile = FlopCounterMode + pooling): 3.10 M
     params, 220.4 M MACs (220.1 M conv/linear only). Published (Table 3): 2.9 M params, 219 M
     "FLOPs" (= MACs). The backbone alone (through the 960-channel conv) is already 2.97 M params,
     so no head making the paper's 128-d embedding from it reaches 2.9 M (+6.8%); MACs +0.6%.

@@ -10,7 +10,7 @@ profiler's overhead never reaches the latency statistics. One module per runtime
   no per-op timer, so no per-op times (the section says why).
 
 Every result is a plain dict, the `op_profile` section of the report (schema in
-edgefer/op_profile_report.py, host side). Whatever goes wrong here leaves the benchmark intact:
+edgefer/report/op_profile.py, host side). Whatever goes wrong here leaves the benchmark intact:
 the section then has status "unavailable" and the reason.
 """
 

@@ -1,8 +1,8 @@
 """Once-a-second board state during a sustained run: CPU frequency, temperatures, throttling,
-and power from the board's meter (device side: stdlib + edgefer.runner.envinfo / edgefer.energy).
+and power from the board's meter (device side: stdlib + edgefer.runner.envinfo / edgefer.runner.energy).
 
 A daemon thread samples every `period_s`; each sample is (perf_counter_ns, dict). Power comes
-from an edgefer.energy meter sampled by its own Sampler and is integrated per second later
+from an edgefer.runner.energy meter sampled by its own Sampler and is integrated per second later
 (`power_between`), so a counter (RAPL) and a power sensor (INA3221) are handled alike.
 Anything unreadable is null, never guessed.
 """
@@ -59,7 +59,7 @@ class BoardMonitor:
 
     def start(self) -> None:
         if self.meter is not None:
-            from edgefer.energy import Sampler
+            from edgefer.runner.energy import Sampler
 
             self._power_sampler = Sampler(self.meter)
             self._power_sampler.start()
@@ -81,7 +81,7 @@ class BoardMonitor:
         s = self._power_sampler
         if s is None or len(s.samples) < 2 or t1_ns <= t0_ns or s.samples[0][0] > t0_ns or s.samples[-1][0] < t1_ns:
             return None
-        from edgefer.energy import integrate
+        from edgefer.runner.energy import integrate
 
         samples = s.samples
         if self.meter.cumulative:

@@ -1,4 +1,4 @@
-"""One pipeline run -> one report dict, kind "edgefer.pipeline.report" (device side).
+"""One pipeline run -> one report dict, kind "edgefer.report.pipeline" (device side).
 
 The same function runs on a board (`python -m edgefer.runner.pipeline run`) and in-process on
 the host for the local target. User errors (bad source, detector, classifier) raise
@@ -23,13 +23,13 @@ from edgefer.runner.pipeline.loop import FrameLog, LoopSettings, complete_rows, 
 
 SCHEMA_VERSION = "1"
 DEFAULT_FRAMES = 100  # frames of a run given neither --frames nor --duration
-KIND = "edgefer.pipeline.report"
+KIND = "edgefer.report.pipeline"
 RUNTIME_MODULES = ("onnxruntime", "ai-edge-litert", "tflite-runtime")
 
 
 def _meter(energy: str | dict[str, Any] | None) -> tuple[Any | None, str | None]:
     """-> (meter or None, why none)."""
-    from edgefer.energy import auto_meter, open_meter
+    from edgefer.runner.energy import auto_meter, open_meter
 
     if isinstance(energy, str) and energy.strip().startswith("{"):
         try:
@@ -83,7 +83,7 @@ def run_pipeline_session(
     target: dict[str, Any] | None = None, source_note: str | None = None, precision: str | None = None,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
-    """Run the pipeline and return the report dict (validated on the host by edgefer.pipeline.report).
+    """Run the pipeline and return the report dict (validated on the host by edgefer.report.pipeline).
     `on_progress(frames processed, ns since the first timed frame)` about twice a second."""
     from edgefer.runner.pipeline.classifier import FaceClassifier
     from edgefer.runner.pipeline.detectors import open_detector

@@ -22,7 +22,7 @@ def per_inference(rep: dict[str, Any]) -> float | None:
 
 def add_instruction_counts(cmp: Any, reps: list[dict[str, Any]], baseline: int) -> None:
     """Add the instruction-count row (values, ratios, verdicts, warnings, regressions) to a Comparison."""
-    from edgefer.compare import MetricComparison
+    from edgefer.compare.reports import MetricComparison
 
     counts = [per_inference(r) for r in reps]
     if not any(c is not None for c in counts):

@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from edgefer.htmlreport import figures
-from edgefer.htmlreport.page import badge, esc, figure, kv_table, markdown_tables, section, table
+from edgefer.html import figures
+from edgefer.html.page import badge, esc, figure, kv_table, markdown_tables, section, table
 
 
 def _fmt(v: Any, digits: int = 3) -> str:
@@ -42,7 +42,7 @@ def provenance_badges(rep: dict) -> str:
 
 
 def _groups(rep: dict) -> list[np.ndarray]:
-    from edgefer.compare import repeat_groups
+    from edgefer.compare.reports import repeat_groups
 
     return [g for g in repeat_groups(rep) if g.size]
 
@@ -90,7 +90,7 @@ def _extra_sections(rep: dict) -> str:
 
 
 def bench_report(rep: dict, name: str) -> str:
-    from edgefer.report import summary_rows, validate_report
+    from edgefer.report.bench import summary_rows, validate_report
 
     r = validate_report(rep, name)
     body = [provenance_badges(rep), kv_table(summary_rows(r))]
@@ -117,7 +117,7 @@ def bench_report(rep: dict, name: str) -> str:
 
 
 def comparison(reports: list[dict], names: list[str]) -> str:
-    from edgefer.compare import compare_reports
+    from edgefer.compare.reports import compare_reports
 
     labelled = [dict(r, label=r.get("label") or n) for r, n in zip(reports, names)]
     cmp = compare_reports(labelled)
@@ -162,7 +162,7 @@ def run_directory(data: dict, path: str, title: str) -> str:
 
 def pipeline_report(rep: dict, name: str) -> str:
     from edgefer.pipeline.plot import plot_timeline
-    from edgefer.pipeline.report import stage_rows, summary_rows, validate_pipeline_report
+    from edgefer.report.pipeline import stage_rows, summary_rows, validate_pipeline_report
 
     r = validate_pipeline_report(rep, name)
     body = [provenance_badges(rep), kv_table(summary_rows(r))]
@@ -177,7 +177,7 @@ def pipeline_report(rep: dict, name: str) -> str:
 
 def read(path: str) -> dict:
     from edgefer.errors import EdgeferError
-    from edgefer.report import read_json_object
+    from edgefer.report.bench import read_json_object
 
     data = read_json_object(path)
     if not str(data.get("kind", "")).startswith("edgefer."):

@@ -12,10 +12,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from edgefer.accel_report import AcceleratorReport, accelerator_rows
+from edgefer.report.accelerators import AcceleratorReport, accelerator_rows
 from edgefer.errors import EdgeferError
-from edgefer.op_profile_report import OpProfile, Roofline
-from edgefer.instructions import InstructionCounts
+from edgefer.report.op_profile import OpProfile, Roofline
+from edgefer.bench.instructions import InstructionCounts
 
 
 class _M(BaseModel):
@@ -185,7 +185,7 @@ class Energy(_M):
 
 class Report(_M):
     schema_version: Literal["1", "2"]
-    kind: Literal["edgefer.bench.report"]
+    kind: Literal["edgefer.bench.api.report"]
     created_utc: str
     edgefer_version: str
     partial: bool
@@ -210,7 +210,7 @@ class Report(_M):
     op_profile: OpProfile | None = None
     roofline: Roofline | None = None
     accelerators: AcceleratorReport | None = None  # requested vs used providers, fallbacks
-    instructions: InstructionCounts | None = None  # emulated targets, --count-instructions (edgefer.instructions)
+    instructions: InstructionCounts | None = None  # emulated targets, --count-instructions (edgefer.bench.instructions)
 
     @property
     def has_between_run_estimate(self) -> bool:
@@ -318,11 +318,11 @@ def summary_rows(r: Report) -> list[tuple[str, str]]:
                      if r.exclusive.held else "NOT held exclusively"))
     rows += [("warning", w) for w in r.warnings]
     if r.instructions is not None:  # emulated targets, --count-instructions
-        from edgefer.instructions import summary_line
+        from edgefer.bench.instructions import summary_line
 
         rows.append(("instructions", (summary_line(r.instructions.model_dump()) or "").removeprefix("instructions: ")))
     if r.roofline is not None:  # issue 11
-        from edgefer.op_profile_report import roofline_text
+        from edgefer.report.op_profile import roofline_text
 
         rows.append(("compute rate", roofline_text(r.roofline)))
     if r.model.params is not None:
@@ -345,7 +345,7 @@ def _repeats_text(r: Report) -> str:
 def to_markdown(r: Report) -> str:
     lines = ["| field | value |", "|---|---|"]
     lines += [f"| {k} | {v.replace('|', '/')} |" for k, v in summary_rows(r)]
-    from edgefer.op_profile_report import op_profile_markdown  # issue 11
+    from edgefer.report.op_profile import op_profile_markdown  # issue 11
 
     return "\n".join(lines) + "\n" + op_profile_markdown(r)
 
@@ -362,6 +362,6 @@ def render(r: Report, console: Any = None) -> None:
         table.add_row(k, v, style=style)
     console = console or Console()
     console.print(table)
-    from edgefer.op_profile_report import render_op_profile  # issue 11
+    from edgefer.report.op_profile import render_op_profile  # issue 11
 
     render_op_profile(r, console)

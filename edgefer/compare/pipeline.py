@@ -22,7 +22,7 @@ import numpy as np
 
 from edgefer.errors import EdgeferError, GateFailed
 from edgefer.pipeline.repeats import frames_by_repeat
-from edgefer.pipeline.report import STAGES, PipelineReport, read_json, validate_pipeline_report
+from edgefer.report.pipeline import STAGES, PipelineReport, read_json, validate_pipeline_report
 
 N_RESAMPLES = 2000
 _SEED = 20261201
@@ -60,7 +60,7 @@ class PipelineComparison:
     undecided: list[str] = field(default_factory=list)  # gated rows without a verdict (one repeat)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": "edgefer.pipeline.compare", **asdict(self)}
+        return {"kind": "edgefer.compare.pipeline", **asdict(self)}
 
     def check_gate(self) -> None:
         """GateFailed (exit 1) on a regression; EdgeferError (exit 2) when a gated row could not be
@@ -238,7 +238,7 @@ def compare_pipeline_reports(items: list[str | dict], baseline: str | None = Non
     reps, labels = [], []
     for k, item in enumerate(items):
         data = read_json(item) if not isinstance(item, dict) else item
-        if data.get("kind") != "edgefer.pipeline.report":
+        if data.get("kind") != "edgefer.report.pipeline":
             raise EdgeferError(f"cannot compare a pipeline report with a {data.get('kind') or 'non-edgefer'} report "
                                f"({item if not isinstance(item, dict) else f'report {k + 1}'})")
         rep = validate_pipeline_report(data, f"pipeline report {item if not isinstance(item, dict) else k + 1}")
@@ -274,7 +274,7 @@ def compare_pipeline_reports(items: list[str | dict], baseline: str | None = Non
 def compare_if_pipeline(items: list[str], baseline: str | None, threshold: float | None, markdown: bool,
                         json_out: str | None, plot: str | None, within_run: bool = False) -> bool:
     """`edgefer compare` hook: when the first report is a pipeline report, compare stage by stage
-    (print, --json, gate) and return True; False leaves bench reports to edgefer.compare."""
+    (print, --json, gate) and return True; False leaves bench reports to edgefer.compare.reports."""
     import os
 
     first = items[0] if items else None
@@ -287,7 +287,7 @@ def compare_if_pipeline(items: list[str], baseline: str | None, threshold: float
             kind = json.load(f).get("kind")
     except (OSError, ValueError, AttributeError):
         return False
-    if kind != "edgefer.pipeline.report":
+    if kind != "edgefer.report.pipeline":
         return False
     if plot:
         raise EdgeferError("--plot is for bench reports; a pipeline run draws its timeline with `edgefer pipeline --plot`")

@@ -11,7 +11,7 @@ import numpy as np
 
 
 def _plt():
-    from edgefer.plots import _pyplot
+    from edgefer.report.plots import _pyplot
 
     return _pyplot()
 

@@ -1,4 +1,4 @@
-"""The pipeline report (kind "edgefer.pipeline.report"): pydantic schema, loading, rendering.
+"""The pipeline report (kind "edgefer.report.pipeline"): pydantic schema, loading, rendering.
 Host side; the device-side runner produces a plain dict per run (schema "1",
 edgefer.runner.pipeline.session), the host merges the repeats (schema "2",
 edgefer.pipeline.repeats) and validates the result before writing. Schema "1" files still load.
@@ -11,9 +11,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from edgefer.report import Artifact, Environment, RuntimeInfo, TargetInfo
+from edgefer.report.bench import Artifact, Environment, RuntimeInfo, TargetInfo
 
-KIND = "edgefer.pipeline.report"
+KIND = "edgefer.report.pipeline"
 STAGES = ("acquire", "detect", "preprocess", "classify", "postprocess")
 
 
@@ -182,7 +182,7 @@ class FrameResult(_M):
 
 class PipelineReport(_M):
     schema_version: Literal["1", "2"]  # "2": repeats (one runner process each), frames.repeat
-    kind: Literal["edgefer.pipeline.report"]
+    kind: Literal["edgefer.report.pipeline"]
     created_utc: str
     edgefer_version: str
     partial: bool
@@ -207,13 +207,13 @@ class PipelineReport(_M):
 
 
 def validate_pipeline_report(data: dict[str, Any], source: str = "pipeline report") -> PipelineReport:
-    from edgefer.report import validate_as
+    from edgefer.report.bench import validate_as
 
     return validate_as(PipelineReport, data, source)
 
 
 def read_json(path: str | os.PathLike) -> dict[str, Any]:
-    from edgefer.report import read_json_object
+    from edgefer.report.bench import read_json_object
 
     return read_json_object(path)
 

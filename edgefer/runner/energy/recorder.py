@@ -13,7 +13,7 @@ import math
 import time
 from typing import Any
 
-from edgefer.energy.base import Meter, Sampler, integrate, mean_std, power_series
+from edgefer.runner.energy.base import Meter, Sampler, integrate, mean_std, power_series
 
 
 def unavailable(reason: str, meter: str | None = None) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """`bench()`: benchmark artifacts on a target and return validated reports (host side).
 
 Every target runs the device-side runner (`python -m edgefer.runner bench`) in processes of its
-own, one per repeat (edgefer/bench_hosts.py): a child process on the local machine, a deployed
+own, one per repeat (edgefer/bench/hosts.py): a child process on the local machine, a deployed
 runner on a board. The host interleaves the repeats of several artifacts, holds the board lock,
 merges each artifact's repeats, adds what only it knows (model params/MACs from the manifest,
 the target summary), validates the report against the pydantic schema and writes it atomically.
@@ -121,7 +121,7 @@ def _enrich(report: dict[str, Any], job: Job, target: Any, label: str | None) ->
 def _settings_for(job: Job, tgt: Any, runtime: str | None, o: dict[str, Any],
                   accel: tuple[list[str] | None, dict[str, Any] | None]) -> BenchSettings:
     """One job's BenchSettings: the command's values, else the target profile's `bench:` defaults;
-    `accel` = (onnxruntime provider specs, runner accel options) from edgefer.accel_select.job_accel."""
+    `accel` = (onnxruntime provider specs, runner accel options) from edgefer.bench.accel_choice.job_accel."""
     providers, accel_options = accel
     d = tgt.bench
     is_tflite = job.path.endswith(".tflite")
@@ -267,17 +267,17 @@ def bench_jobs(
 ) -> list[dict[str, Any]]:
     """Benchmark several jobs on one target with interleaved repeats (used by bench, reproduce, studies).
 
-    accel: an edgefer.accel_select.AccelRequest (command-line overrides of the profile's accelerators).
+    accel: an edgefer.bench.accel_choice.AccelRequest (command-line overrides of the profile's accelerators).
     failures: pass a dict to keep going when one job fails (deploy, load, runtime error): its index
     maps to the one-line error, the other jobs go on; without it the first error is raised.
     aligned=True: one entry per job, in order, None where nothing was measured."""
-    from edgefer.accel_select import AccelRequest, job_accel
-    from edgefer.bench_hosts import open_host
+    from edgefer.bench.accel_choice import AccelRequest, job_accel
+    from edgefer.bench.hosts import open_host
     from edgefer.targets import load_target
 
     if isinstance(op_profile, bool) or not isinstance(op_profile, int) or not 0 <= op_profile <= 100_000:
         raise EdgeferError(f"--op-profile must be a number of profiled runs >= 1, got {op_profile}")
-    from edgefer.instructions import counting_target
+    from edgefer.bench.instructions import counting_target
 
     tgt, counting = counting_target(load_target(target), count_instructions)
     if runtime == "torch" and (tgt.connection.type != "local" or tgt.emulated):
@@ -372,7 +372,7 @@ def _finish_all(jobs: list[Job], repeats: list[list[dict]], merged: list[dict | 
                 labels: list[str | None], exclusive: dict, outs: list[str] | None, planned: int | None = None) -> None:
     """Merge each job's repeats so far into its report, validate it and write it. `planned`: the run
     was stopped early; a report with fewer repeats than that is marked partial."""
-    from edgefer.report import validate_report
+    from edgefer.report.bench import validate_report
     from edgefer.runner.repeats import merge_repeats
 
     for j, job in enumerate(jobs):
@@ -384,7 +384,7 @@ def _finish_all(jobs: list[Job], repeats: list[list[dict]], merged: list[dict | 
             report["partial_reason"] = f"interrupted on the host after {len(repeats[j])} of {planned} repeats"
         _enrich(report, job, tgt, labels[j])
         report["exclusive"] = exclusive
-        from edgefer.roofline import roofline_section  # GMAC/s and fraction of the nominal peak
+        from edgefer.bench.roofline import roofline_section  # GMAC/s and fraction of the nominal peak
 
         report["roofline"] = roofline_section(report, tgt, job.path)
         validate_report(report, f"report of {os.path.basename(job.path)}")

@@ -85,7 +85,7 @@ class Comparison:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d.pop("samples_ms")
-        d["kind"] = "edgefer.compare"
+        d["kind"] = "edgefer.compare.reports"
         return d
 
     def check_gate(self) -> None:
@@ -178,8 +178,8 @@ def format_p(p: float) -> str:
 
 
 def _load(item: str | Path | dict) -> tuple[dict, str | None]:
-    """A report as a plain dict, validated by edgefer.report (one-line EdgeferError if bad)."""
-    from edgefer.report import load_report, validate_report
+    """A report as a plain dict, validated by edgefer.report.bench (one-line EdgeferError if bad)."""
+    from edgefer.report.bench import load_report, validate_report
 
     if isinstance(item, dict):
         rep, path = validate_report(item), None
@@ -457,7 +457,7 @@ def compare_reports(
                     at_least = "at least " if m.ci_low is not None else ""
                     cmp.regressions.append(f"{osum.label} {METRICS[m.metric][0]} {m.verdict} by {at_least}{excess:.1%} "
                                            f"(x{m.ratio:.3f} vs {bsum.label})")
-    from edgefer.compare_instructions import add_instruction_counts
+    from edgefer.compare.instructions import add_instruction_counts
 
     add_instruction_counts(cmp, [rep for rep, _ in loaded], bi)  # exact counts: ratio and gate, no CI
     cmp.warnings = list(dict.fromkeys(cmp.warnings))

@@ -13,25 +13,25 @@ from datetime import datetime, timezone
 
 from edgefer import __version__
 from edgefer.errors import EdgeferError
-from edgefer.htmlreport import sections
-from edgefer.htmlreport.page import page
+from edgefer.html import sections
+from edgefer.html.page import page
 
 
 def render_html(paths: list[str]) -> str:
     if not paths:
         raise EdgeferError("report html needs at least one JSON file")
     loaded = [(p, sections.read(p)) for p in paths]
-    bench = [(p, d) for p, d in loaded if d["kind"] == "edgefer.bench.report"]
+    bench = [(p, d) for p, d in loaded if d["kind"] == "edgefer.bench.api.report"]
     parts = []
     if len(bench) >= 2:
         parts.append(sections.comparison([d for _, d in bench], [sections.name_of(p) for p, _ in bench]))
     for path, data in loaded:
         kind, name = data["kind"], sections.name_of(path)
-        if kind == "edgefer.bench.report":
+        if kind == "edgefer.bench.api.report":
             parts.append(sections.bench_report(data, name))
-        elif kind == "edgefer.pipeline.report":
+        elif kind == "edgefer.report.pipeline":
             parts.append(sections.pipeline_report(data, name))
-        elif kind == "edgefer.compare":
+        elif kind == "edgefer.compare.reports":
             parts.append(sections.comparison_json(data, name))
         elif kind == "edgefer.reproduce":
             parts.append(sections.run_directory(data, path, "reproduce"))
@@ -39,8 +39,8 @@ def render_html(paths: list[str]) -> str:
             parts.append(sections.run_directory(data, path, "study"))
         else:
             raise EdgeferError(f"{path}: edgefer kind {kind!r} has no HTML rendering")
-    names = {"edgefer.bench.report": "bench report", "edgefer.pipeline.report": "pipeline run",
-             "edgefer.compare": "comparison", "edgefer.reproduce": "reproduce run", "edgefer.study": "study"}
+    names = {"edgefer.bench.api.report": "bench report", "edgefer.report.pipeline": "pipeline run",
+             "edgefer.compare.reports": "comparison", "edgefer.reproduce": "reproduce run", "edgefer.study": "study"}
     counts: dict[str, int] = {}
     for _, d in loaded:
         counts[names[d["kind"]]] = counts.get(names[d["kind"]], 0) + 1

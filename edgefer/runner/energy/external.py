@@ -7,7 +7,7 @@ import shlex
 import shutil
 import subprocess
 
-from edgefer.energy.base import Meter
+from edgefer.runner.energy.base import Meter
 from edgefer.errors import EdgeferError
 
 _NUMBER = re.compile(r"[-+]?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?")

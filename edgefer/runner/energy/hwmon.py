@@ -11,7 +11,7 @@ from __future__ import annotations
 import glob
 import os
 
-from edgefer.energy.base import Meter
+from edgefer.runner.energy.base import Meter
 from edgefer.errors import EdgeferError
 from edgefer.runner.files import read_text
 

@@ -10,7 +10,7 @@ import re
 import shutil
 import subprocess
 
-from edgefer.energy.base import Meter
+from edgefer.runner.energy.base import Meter
 from edgefer.errors import EdgeferError
 
 # "  3V3_SYS_A current(1)=0.05172192A"  /  "  3V3_SYS_V volt(9)=3.31159000V"

@@ -14,7 +14,7 @@ from edgefer.errors import EdgeferError
 from edgefer.runner.files import write_atomic
 
 if TYPE_CHECKING:
-    from edgefer.compare import Comparison
+    from edgefer.compare.reports import Comparison
 
 
 def _pyplot():

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from edgefer.energy.base import Meter, Sampler, integrate
+from edgefer.runner.energy.base import Meter, Sampler, integrate
 from edgefer.errors import EdgeferError
 
 METER_TYPES = ("rapl", "hwmon", "vcgencmd", "android", "external")
@@ -30,17 +30,17 @@ def open_meter(spec: dict[str, Any]) -> Meter:
         raise EdgeferError(f"unknown energy meter type '{spec.get('type')}' (choose from: {', '.join(METER_TYPES)})")
     kwargs = {k: spec[k] for k in _KEYS[kind] if spec.get(k) is not None}
     if kind == "rapl":
-        from edgefer.energy.rapl import RaplMeter as cls
+        from edgefer.runner.energy.rapl import RaplMeter as cls
     elif kind == "hwmon":
-        from edgefer.energy.hwmon import HwmonMeter as cls
+        from edgefer.runner.energy.hwmon import HwmonMeter as cls
     elif kind == "vcgencmd":
-        from edgefer.energy.vcgencmd import VcgencmdMeter as cls
+        from edgefer.runner.energy.vcgencmd import VcgencmdMeter as cls
     elif kind == "android":
-        from edgefer.energy.android import AndroidMeter as cls
+        from edgefer.runner.energy.android import AndroidMeter as cls
     else:
         if "command" not in kwargs:
             raise EdgeferError("external energy meter needs a 'command' that prints watts")
-        from edgefer.energy.external import ExternalMeter as cls
+        from edgefer.runner.energy.external import ExternalMeter as cls
     return cls(**kwargs)
 
 

@@ -1,7 +1,7 @@
 """Report sections `op_profile` (device-measured, per op) and `roofline` (host-computed): schema and rendering.
 
 Host side. The runner writes op_profile (edgefer/runner/opprofile/); the host adds roofline
-(edgefer/roofline.py). Both are optional fields of `edgefer.report.Report` and versioned on
+(edgefer/bench/roofline.py). Both are optional fields of `edgefer.report.bench.Report` and versioned on
 their own, so a report without them stays schema "1".
 """
 
@@ -196,7 +196,7 @@ def op_tables(op: OpProfile, roofline: Roofline | None = None) -> list[tuple[str
 
 
 def render_op_profile(report: Any, console: Any) -> None:
-    """rich output of a report's op profile (called by edgefer.report.render)."""
+    """rich output of a report's op profile (called by edgefer.report.bench.render)."""
     from rich.table import Table
 
     op = report.op_profile

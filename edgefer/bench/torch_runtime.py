@@ -68,8 +68,8 @@ class TorchRuntime(Runtime):
         return {"threads": self._torch.get_num_threads()}
 
     def model_info(self) -> dict[str, Any]:
-        """Name, params and MACs of the eager model (edgefer.profile, batch 1)."""
-        from edgefer.profile import profile_model
+        """Name, params and MACs of the eager model (edgefer.zoo.profile, batch 1)."""
+        from edgefer.zoo.profile import profile_model
 
         shape = tuple(d if d is not None else 1 for d in self.inputs[0].shape)
         p = profile_model(self.model, shape, name=self.model_name)

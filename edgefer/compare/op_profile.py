@@ -113,7 +113,7 @@ def compare_op_profiles(base: dict[str, Any], other: dict[str, Any], base_label:
 
 def op_profile_comparisons(items: list[tuple[str, str | None]], baseline: str) -> list[OpProfileComparison]:
     """(label, report path) of each compared report -> one comparison per non-baseline report with a profile."""
-    from edgefer.report import load_report
+    from edgefer.report.bench import load_report
 
     loaded = {lab: load_report(path).model_dump(mode="json") for lab, path in items if path}
     base = loaded.get(baseline)

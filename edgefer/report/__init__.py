@@ -1,0 +1,1 @@
+"""Report schemas, sections and rendering (bench, pipeline, op profile, accelerators)."""
