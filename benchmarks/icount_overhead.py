@@ -99,7 +99,8 @@ def main() -> None:
             for rep in range(args.repeats):  # interleaved: a load change on the host hits every configuration
                 for name, (python, env, count) in configs.items():
                     runs[name].append(bench_once(python, env, count, art, Path(tmp) / "r.json", args))
-            med = {name: {k: statistics.median(r[k] for r in rs) for k in ("wall_s", "cpu_s", "p50_ms")} for name, rs in runs.items()}
+            med = {name: {k: statistics.median(r[k] for r in rs) for k in ("wall_s", "cpu_s", "p50_ms")}
+                   for name, rs in runs.items()}
             for name, rs in runs.items():
                 rows.append({"artifact": art.name, "cpu": args.cpu, "config": name,
                              "p50_ms": med[name]["p50_ms"], "wall_s": med[name]["wall_s"],

@@ -50,6 +50,7 @@ def main() -> None:
 
     from edgefer.bench.api import bench
     from edgefer.convert.api import ConvertOptions, convert
+    from edgefer.runner.settings import BenchSettings
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -61,8 +62,8 @@ def main() -> None:
                 if res.errors:
                     print(f"warning: {model} on {cpu}: {'; '.join(res.errors)}", file=sys.stderr)
                 target = counting_target(profile, cpu, board, Path(tmp) / f"work-{cpu}")
-                for rep in bench(str(conv), target=target, runs=args.runs, warmup=args.warmup, threads=1,
-                                 energy="none", count_instructions=True):
+                for rep in bench(str(conv), BenchSettings(runs=args.runs, warmup=args.warmup, threads=1, energy="none",
+                                                count_instructions=True), target=target):
                     ins = rep["instructions"]
                     rows.append({"model": model, "format": rep["artifact"]["format"],
                                  "precision": rep["artifact"]["precision"], "cpu_view": cpu,

@@ -24,14 +24,14 @@ from rich.table import Table
 
 from edgefer.bench.api import bench
 from edgefer.convert.manifest import read_manifest
+from edgefer.runner.settings import BenchSettings
 
 
 def quantize_only(fp32: Path, out: Path, op_types: list[str]) -> Path:
+    import onnx
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
     from edgefer.convert.onnx_quant import _pre_process, _Reader
-
-    import onnx
 
     name = onnx.load(str(fp32), load_external_data=False).graph.input[0]
     dims = [d.dim_value or 1 for d in name.type.tensor_type.shape.dim]
@@ -68,8 +68,8 @@ def main(argv: list[str] | None = None) -> int:
                                                         a.quantize.split(","))
             fp32_ms = None
             for variant, path in files.items():
-                [r] = bench(str(path), target=a.target, runs=a.runs, warmup=a.warmup, min_seconds=0.0,
-                            threads=a.threads, energy="none", op_profile=a.profile_runs)
+                [r] = bench(str(path), BenchSettings(runs=a.runs, warmup=a.warmup, min_seconds=0.0, threads=a.threads,
+                                              energy="none", op_profile=a.profile_runs), target=a.target)
                 ms = r["statistics"]["mean_ms"]
                 fp32_ms = ms if variant == "fp32" else fp32_ms
                 q = r["op_profile"]["quantization"] or {}

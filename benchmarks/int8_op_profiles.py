@@ -26,6 +26,7 @@ from rich.table import Table
 
 from edgefer.bench.api import bench
 from edgefer.compare.op_profile import compare_op_profiles
+from edgefer.runner.settings import BenchSettings
 
 
 def reports_for(model_dir: Path, fmt: str, out: Path, a) -> dict[str, dict]:
@@ -38,8 +39,9 @@ def reports_for(model_dir: Path, fmt: str, out: Path, a) -> dict[str, dict]:
             found[r["artifact"]["precision"]] = r
     if {"fp32", "int8"} <= set(found):
         return found
-    for r in bench(str(model_dir), target=a.target, fmt=fmt, runs=a.runs, warmup=a.warmup, min_seconds=0.0,
-                   threads=a.threads, energy="none", op_profile=a.profile_runs, out=str(out)):
+    for r in bench(str(model_dir), BenchSettings(runs=a.runs, warmup=a.warmup, min_seconds=0.0, threads=a.threads,
+                                             energy="none", op_profile=a.profile_runs),
+                   target=a.target, fmt=fmt, out=str(out)):
         found[r["artifact"]["precision"]] = r
     return found
 

@@ -11,7 +11,8 @@ or benchmarks/convert_zoo.py --out DIR; converted into a temporary directory whe
 mean times, their ratio (expected 0.7-1.3: the profiler's per-node events cover the graph
 without the run's fixed overhead, and its own overhead adds a little), and onnxruntime's own
 model_run time in the profiled runs. Timed and profiled runs alternate over --rounds rounds
-(each a fresh bench of fp32 and int8), so load drift on a shared machine hits both. With --out, the full reports are kept (for `edgefer report
+(each a fresh bench of fp32 and int8), so load drift on a shared machine hits both. With --out, the
+full reports are kept (for `edgefer report
 show` / `edgefer compare`). LiteRT artifacts are skipped: its Python runtime has no per-op timer.
 Exit 1 when a ratio falls outside 0.7-1.3.
 """
@@ -28,6 +29,7 @@ from rich.table import Table
 
 from edgefer.bench.api import bench
 from edgefer.convert import ConvertOptions, convert
+from edgefer.runner.settings import BenchSettings
 
 DEFAULT_MODELS = "mobilenetv3_large,mobilenetv3_dka,mobilenetv3_ca_dka,mobilenet_skip_mha"
 LOW, HIGH = 0.7, 1.3
@@ -58,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     for col in ("model", "artifact", "timed mean ms", "per-op sum ms", "ratio", "model_run ms", "rounds x profiled runs"):
         table.add_column(col, justify="left" if col in ("model", "artifact") else "right")
     bad = 0
+    settings = BenchSettings(runs=a.runs, warmup=a.warmup, min_seconds=0.0, threads=a.threads, energy="none",
+                             op_profile=a.profile_runs)
     for name in a.models.split(","):
         out = None
         if a.out is not None:
@@ -67,8 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         # drifts slows both alike; the figures are means over the rounds
         rounds: dict[str, list[dict]] = {}
         for k in range(a.rounds):
-            for r in bench(str(model_dir(name, root)), target=a.target, fmt="onnx", runs=a.runs, warmup=a.warmup,
-                           min_seconds=0.0, threads=a.threads, energy="none", op_profile=a.profile_runs,
+            for r in bench(str(model_dir(name, root)), settings, target=a.target, fmt="onnx",
                            out=str(out) if out and k == a.rounds - 1 else None):
                 rounds.setdefault(f"{r['artifact']['format']} {r['artifact']['precision']}", []).append(r)
         for label, reps in rounds.items():

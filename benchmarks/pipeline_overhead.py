@@ -19,8 +19,8 @@ resize + scaling, the crop's luma + resize + look-up table), timed alone, warm, 
 and face box, in this process, between rounds: no Python around them, no decoding, no NMS, caches
 hot. Where that floor alone is near or above 5 % of the end-to-end time, no glue built on these
 kernels reaches the goal (docs/pipeline.md, "Glue overhead"). Then BlazeFace's runtime-call p50
-beside the published figure (none is published for a CPU; see PUBLISHED below). Without --classifier, a FER-sized conv net (1x48x48) is built with
-onnx.helper.
+beside the published figure (none is published for a CPU; see PUBLISHED below). Without
+--classifier, a FER-sized conv net (1x48x48) is built with onnx.helper.
 """
 
 from __future__ import annotations
@@ -102,8 +102,10 @@ def _kernel_floor_ms(img: np.ndarray, path: str, fmt: str | None, prec: str | No
 
 
 def _round(run_pipeline, path: str, fmt: str | None, prec: str | None, frames: str, a) -> dict:
-    r = run_pipeline(path, "blazeface", frames, fmt=fmt, precision=prec, frames=a.frames, warmup=10,
-                     threads=a.threads, resize=a.resize, energy="none", repeat=1)  # a round = one runner process
+    from edgefer.runner.pipeline.settings import PipelineSettings
+
+    settings = PipelineSettings(frames=a.frames, warmup=10, threads=a.threads, resize=a.resize, energy="none")
+    r = run_pipeline(path, "blazeface", frames, settings, fmt=fmt, precision=prec, repeat=1)  # a round = one process
     f = {name: np.asarray(v, np.float64) / 1e6 for name, v in r["frames"].items() if name.endswith("_ns")}
     if not r["frames"]["faces"] or min(r["frames"]["faces"]) < 1:
         raise SystemExit("error: the photo gave frames without a face; glue would not include the classifier")

@@ -33,6 +33,7 @@ def main() -> None:
 
     from edgefer.convert.manifest import read_manifest
     from edgefer.pipeline import run_pipeline
+    from edgefer.runner.pipeline.settings import PipelineSettings
 
     with tempfile.TemporaryDirectory() as tmp:
         photos = a.photos
@@ -49,9 +50,9 @@ def main() -> None:
         print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for art in arts:
             out = os.path.join(a.out_dir, f"{art['file']}.json") if a.out_dir else None
-            r = run_pipeline(a.classifier, "blazeface", photos, fmt=art["format"], precision=art["precision"],
-                             frames=a.frames, warmup=8, threads=a.threads, energy="none", out=out,
-                             label=art["file"], repeat=a.repeat)
+            settings = PipelineSettings(frames=a.frames, warmup=8, threads=a.threads, energy="none")
+            r = run_pipeline(a.classifier, "blazeface", photos, settings, fmt=art["format"],
+                             precision=art["precision"], out=out, label=art["file"], repeat=a.repeat)
             s = r["statistics"]
             st = s["stages"]
             face = s["per_face"]

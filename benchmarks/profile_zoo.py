@@ -3,7 +3,7 @@
     python benchmarks/profile_zoo.py [--json OUT.json]
 
 Counts are measured by edgefer.zoo.profile (torch FlopCounterMode) at each model's default input,
-batch 1. Published figures come from benchmarks/papers.yaml. For FLOPs the ratio is shown
+batch 1. Published figures come from edgefer/reproduce/papers.yaml. For FLOPs the ratio is shown
 against both our MACs and our FLOPs (= 2 x MACs) and the closer one is named: papers print
 "FLOPs" without saying which they mean. Models not in the zoo yet, or that fail to build,
 are reported in their row and the rest go on.
@@ -19,11 +19,11 @@ from rich.console import Console
 from rich.table import Table
 
 from edgefer.errors import EdgeferError
-from edgefer.reproduce.papers import load_papers
-from edgefer.zoo.profile import profile_zoo_model
 from edgefer.reproduce import flops_convention
+from edgefer.reproduce.papers import load_papers
 from edgefer.runner.files import write_text_atomic
 from edgefer.zoo import get_entry, list_models
+from edgefer.zoo.profile import profile_zoo_model
 
 
 def rows() -> list[dict]:

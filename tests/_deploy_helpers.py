@@ -7,6 +7,7 @@ and key auth exactly as against a board.
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
 import shutil
@@ -17,6 +18,7 @@ import textwrap
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Iterator
 
 from edgefer.targets import Target, load_target
 
@@ -128,6 +130,19 @@ def start_sshd(tmp: Path) -> Sshd:
     proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(tmp / "sshd_config")], stdout=log, stderr=log)
     wait_port(port, proc, tmp / "sshd.log", "sshd", 10)
     return Sshd(tmp, port, client_key, tmp / "known_hosts", proc)
+
+
+@contextlib.contextmanager
+def emulated_board(tmp_path_factory) -> Iterator[Any]:
+    """The emulated aarch64 board (Cortex-A72 view) behind a real loopback sshd: its target
+    profile, for a module's tests. The board's python is named explicitly, so a board built
+    elsewhere (EDGEFER_QEMU_DIR) is the one used."""
+    server = start_sshd(tmp_path_factory.mktemp("sshd"))
+    try:
+        yield server.target("qemu-aarch64", workdir=str(tmp_path_factory.mktemp("board") / "work dir"),
+                            python=[str(QEMU_DIR / "python-cortex-a72")])
+    finally:
+        server.stop()
 
 
 def start_sshds(dirs: list[Path], known_hosts: Path) -> tuple[list[Sshd], Path, Path]:

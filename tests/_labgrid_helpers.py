@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Iterator
 
 import yaml
-
 from _deploy_helpers import free_port, start_sshds, wait_port
 
 BIN = Path(sys.executable).parent

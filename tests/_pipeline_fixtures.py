@@ -9,7 +9,6 @@ import os
 from pathlib import Path
 
 import numpy as np
-
 from _bench_models import tiny_conv_onnx
 
 HAVE_SKIMAGE = importlib.util.find_spec("skimage") is not None

@@ -24,7 +24,7 @@ def synthetic_report(repeats_ms, label, *, emulated=False, threads=1, batch=1, o
     if len(repeats_ms) and np.ndim(repeats_ms[0]) == 0:
         repeats_ms = [np.asarray(repeats_ms)]
     report = {
-        "schema_version": "2", "kind": "edgefer.bench.api.report", "created_utc": "2026-11-21T20:00:00Z",
+        "schema_version": "2", "kind": "edgefer.bench.report", "created_utc": "2026-11-21T20:00:00Z",
         "edgefer_version": "0.2.0", "partial": False, "partial_reason": None,
         "artifact": {"path": f"/x/{label}.onnx", "file": f"{label}.onnx", "format": "onnx", "precision": "fp32",
                      "size_bytes": size, "sha256": "0" * 64},

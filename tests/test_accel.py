@@ -18,6 +18,7 @@ from edgefer.report.bench import validate_report
 from edgefer.runner.accel import parse_litert_accelerators, parse_providers, provider_spec_text
 from edgefer.runner.runtimes import open_runtime
 from edgefer.runner.session import run_bench
+from edgefer.runner.settings import BenchSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -106,8 +107,8 @@ def test_runner_cli_exit_2_one_line(onnx_model, tmp_path):
 
 
 def test_allowed_fallback_runs_on_cpu_and_is_recorded(onnx_model):
-    r = run_bench(str(onnx_model), providers=["cuda:device_id=0", "cpu"], accel={"allow_fallback": True},
-                  runs=3, warmup=1, energy="none")
+    r = run_bench(str(onnx_model), BenchSettings(providers=("cuda:device_id=0", "cpu"), accel={"allow_fallback": True},
+                                              runs=3, warmup=1, energy="none"))
     validate_report(r)
     a = r["accelerators"]
     assert a["requested"] == ["CUDAExecutionProvider", "CPUExecutionProvider"]
@@ -120,7 +121,7 @@ def test_allowed_fallback_runs_on_cpu_and_is_recorded(onnx_model):
 def test_node_counts_come_from_onnxruntime_profiling(onnx_model):
     import onnx
 
-    r = run_bench(str(onnx_model), runs=2, warmup=0, energy="none")
+    r = run_bench(str(onnx_model), BenchSettings(runs=2, warmup=0, energy="none"))
     a = r["accelerators"]
     assert a["fallbacks"] == [] and a["used"] == ["CPUExecutionProvider"]
     counts = a["node_counts"]
@@ -139,7 +140,7 @@ def test_litert_compiled_cpu_matches_the_interpreter(tflite_model):
     assert [t.shape for t in compiled.inputs] == [t.shape for t in interp.inputs]
     assert compiled.inputs[0].layout == "NHWC"
     np.testing.assert_allclose(compiled.predict(x), interp.predict(x), rtol=1e-5, atol=1e-5)
-    r = run_bench(str(tflite_model), accel={"accelerator": "cpu"}, runs=5, warmup=1, energy="none")
+    r = run_bench(str(tflite_model), BenchSettings(accel={"accelerator": "cpu"}, runs=5, warmup=1, energy="none"))
     validate_report(r)
     assert r["accelerators"]["api"] == "CompiledModel" and r["accelerators"]["used"] == ["cpu"]
     assert r["accelerators"]["fully_accelerated"] is True
@@ -150,8 +151,8 @@ def test_litert_gpu_missing_is_an_error_or_a_recorded_fallback(tflite_model):
     with pytest.raises(EdgeferError, match=r"LiteRT accelerator GPU cannot run .* available here: CPU") as exc:
         open_runtime(str(tflite_model), accelerator="gpu")
     assert "\n" not in exc.value.one_line()
-    r = run_bench(str(tflite_model), accel={"accelerator": "gpu,cpu", "allow_fallback": True}, runs=2, warmup=0,
-                  energy="none")
+    r = run_bench(str(tflite_model), BenchSettings(accel={"accelerator": "gpu,cpu", "allow_fallback": True}, runs=2,
+                                                 warmup=0, energy="none"))
     a = validate_report(r).accelerators
     assert a.used == ["cpu"] and a.fallbacks[0].requested == "gpu,cpu" and "GPU" in a.fallbacks[0].reason
 

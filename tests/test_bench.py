@@ -9,14 +9,16 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from _bench_models import tiny_conv_onnx
+
 from edgefer.bench.api import bench, resolve_jobs
 from edgefer.errors import EdgeferError
 from edgefer.report.bench import validate_report
+from edgefer.runner.settings import BenchSettings
 
 REPO = Path(__file__).resolve().parents[1]
-FAST = {"runs": 10, "warmup": 1, "min_seconds": 0.0, "repeat": 2}
+FAST = BenchSettings(runs=10, warmup=1, min_seconds=0.0)
+QUIET = FAST.with_(energy="none")
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +63,7 @@ bench: {{warmup: 1, runs: 12, min_seconds: 0}}
 
 def test_local_bench_writes_valid_report(model, tmp_path):
     out = tmp_path / "r.json"
-    [r] = bench(str(model), out=str(out), label="smoke", **FAST)
+    [r] = bench(str(model), FAST, out=str(out), label="smoke", repeat=2)
     validate_report(r)
     assert json.loads(out.read_text()) == r
     assert r["target"]["name"] == "local" and r["target"]["transport"] == "local" and r["label"] == "smoke"
@@ -76,7 +78,7 @@ def test_local_bench_writes_valid_report(model, tmp_path):
 
 
 def test_converted_dir_one_report_per_artifact(converted, tmp_path):
-    reports = bench(str(converted), out=str(tmp_path / "reports"), energy="none", **FAST)
+    reports = bench(str(converted), QUIET, out=str(tmp_path / "reports"), repeat=2)
     assert [r["artifact"]["file"] for r in reports] == ["model_fp32.onnx", "model_int8.onnx"]
     assert sorted(os.listdir(tmp_path / "reports")) == ["model_fp32.onnx.json", "model_int8.onnx.json"]
     # repeats interleaved: fp32 #1, int8 #1, fp32 #2, int8 #2 (slow drift hits both alike)
@@ -92,7 +94,7 @@ def test_converted_dir_one_report_per_artifact(converted, tmp_path):
 
 
 def test_torch_reference_runtime(converted):
-    [r] = bench(str(converted), runtime="torch", energy="none", **FAST)
+    [r] = bench(str(converted), QUIET, runtime="torch", repeat=2)
     validate_report(r)
     assert r["runtime"]["name"] == "torch" and r["artifact"]["format"] == "torch"
     assert r["model"]["name"] == "tiny_torch" and r["model"]["params"] == 1 * 4 * 9 + 4 + 4 * 7 + 7
@@ -105,7 +107,7 @@ def test_target_defaults_and_fake_hwmon_energy(model, tmp_path):
     (hw / "in1_input").write_text("5000")  # mV
     (hw / "curr1_input").write_text("1000")  # mA: a constant 5 W
     target = _target_yaml(tmp_path, energy=f"{{type: hwmon, sysfs_root: {hw}, rail: VDD_IN, sample_rate_hz: 100}}")
-    [r] = bench(str(model), target=str(target), energy="measure", idle_s=0.05, min_seconds=0.2, repeat=1)
+    [r] = bench(str(model), BenchSettings(energy="measure", idle_s=0.05, min_seconds=0.2), target=str(target), repeat=1)
     assert r["target"]["name"] == "fake-board" and r["settings"]["runs"] == 12 and r["settings"]["warmup"] == 1
     e = r["energy"]
     assert e["status"] == "measured" and e["rail"] == "VDD_IN" and e["mean_power_w"] == pytest.approx(5.0)
@@ -116,22 +118,22 @@ def test_target_defaults_and_fake_hwmon_energy(model, tmp_path):
 
 def test_energy_estimate_is_labelled_and_needs_power(model, tmp_path):
     target = _target_yaml(tmp_path)  # energy type none, no nominal power
-    [r] = bench(str(model), target=str(target), energy="estimate", nominal_power_w=4.0, **{**FAST, "repeat": 1})
+    [r] = bench(str(model), FAST.with_(energy="estimate", nominal_power_w=4.0), target=str(target), repeat=1)
     e = r["energy"]
     assert e["status"] == "estimated" and e["energy_per_inference_j"] == pytest.approx(4.0 * e["window_s"] / 10)
-    [r] = bench(str(model), target=str(target), energy="estimate", nominal_power_w=4.0, **FAST)
+    [r] = bench(str(model), FAST.with_(energy="estimate", nominal_power_w=4.0), target=str(target), repeat=2)
     per_repeat = [x["energy"]["energy_per_inference_j"] for x in r["repeats"]]
     assert r["energy"]["status"] == "estimated" and r["energy"]["energy_per_inference_j"] == pytest.approx(
         sum(per_repeat) / 2)
     for bad in (-5, 0, float("nan")):
         with pytest.raises(EdgeferError, match="--nominal-power-w"):
-            bench(str(model), target=str(target), energy="estimate", nominal_power_w=bad, **FAST)
+            bench(str(model), FAST.with_(energy="estimate", nominal_power_w=bad), target=str(target), repeat=2)
     with pytest.raises(EdgeferError, match="nominal power"):
-        bench(str(model), target=str(target), energy="estimate", **FAST)
-    [r] = bench(str(model), target=str(target), **FAST)
+        bench(str(model), FAST.with_(energy="estimate"), target=str(target), repeat=2)
+    [r] = bench(str(model), FAST, target=str(target), repeat=2)
     assert r["energy"]["status"] == "unavailable" and "no energy sensor" in r["energy"]["reason"]
     with pytest.raises(EdgeferError, match="has no energy meter"):
-        bench(str(model), target=str(target), energy="measure", **FAST)
+        bench(str(model), FAST.with_(energy="measure"), target=str(target), repeat=2)
 
 
 def test_local_memory_is_the_models_not_the_hosts(model):
@@ -139,7 +141,7 @@ def test_local_memory_is_the_models_not_the_hosts(model):
     import numpy as np
 
     ballast = np.ones(1 << 27)  # 1 GiB of float64, touched
-    [fresh] = bench(str(model), energy="none", **FAST)
+    [fresh] = bench(str(model), QUIET, repeat=2)
     assert ballast.sum() == 1 << 27
     cli = _cli("bench", model, "--runs", 10, "--warmup", 1, "--min-seconds", 0, "--repeat", 2, "--energy", "none", "--json")
     assert cli.returncode == 0, cli.stderr
@@ -240,9 +242,9 @@ def test_report_that_cannot_be_written_goes_to_a_fallback_file(tmp_path):
     blocker = tmp_path / "blocker"
     blocker.write_text("a file where a directory is needed")
     with pytest.raises(EdgeferError, match="the measured report was saved to") as exc:
-        save_report(str(blocker / "sub" / "r.json"), {"kind": "edgefer.bench.api.report", "x": 1})
+        save_report(str(blocker / "sub" / "r.json"), {"kind": "edgefer.bench.report", "x": 1})
     saved = exc.value.one_line().split("saved to ")[1].split(" ")[0]
-    assert json.loads(Path(saved).read_text()) == {"kind": "edgefer.bench.api.report", "x": 1}
+    assert json.loads(Path(saved).read_text()) == {"kind": "edgefer.bench.report", "x": 1}
     os.unlink(saved)
 
 
@@ -263,8 +265,8 @@ def test_a_busy_board_makes_a_second_bench_wait_then_fail(model, hold_board):
     holder = hold_board("a study")
     waits = []
     with pytest.raises(EdgeferError, match=r"the board is busy: held by a study by .* pid \d+") as exc:
-        bench(str(model), energy="none", lock_timeout_s=0.5, on_wait=waits.append, **FAST)
+        bench(str(model), QUIET, lock_timeout_s=0.5, on_wait=waits.append, repeat=2)
     assert "\n" not in exc.value.one_line() and waits and "a study" in waits[0]
     holder.release()
-    [r] = bench(str(model), energy="none", lock_timeout_s=0.5, **FAST)
+    [r] = bench(str(model), QUIET, lock_timeout_s=0.5, repeat=2)
     assert r["exclusive"]["held"] and r["exclusive"]["lock"].endswith("edgefer-bench.lock")

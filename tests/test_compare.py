@@ -4,8 +4,8 @@ import json
 
 import numpy as np
 import pytest
-
 from _synthetic_reports import repeat_samples, synthetic_report
+
 from edgefer.cli.cmd_compare import parse_threshold
 from edgefer.cli.main import run
 from edgefer.compare.reports import compare_reports
@@ -158,3 +158,50 @@ def test_cli_markdown_plot_json_and_exit_codes(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("error: not enough repeats to judge latency")
     assert run(["compare", str(pa), str(p1), "--fail-on-regression", "5%", "--within-run"]) == 1
+
+
+def test_one_gate_rule_judges_at_the_intervals_favourable_end():
+    from edgefer.compare.gate import Gated, check_threshold, excess
+
+    assert excess(1.3, 1.08, 1.6) == pytest.approx(0.08)  # slower: judged on the interval's low end
+    assert excess(0.8, 0.6, 0.95, lower_is_better=False) == pytest.approx(0.05)  # throughput: its high end
+    assert excess(1.25) == pytest.approx(0.25) and excess(None) is None  # an exact count: its ratio
+
+    class Gate(Gated):
+        UNDECIDED = ("cannot judge", "repeat it")
+
+        def __init__(self, threshold):
+            self.threshold, self.regressions, self.undecided = threshold, [], []
+
+    gate = Gate(0.05)
+    assert gate.regressed(0.06) and not gate.regressed(0.05) and not gate.regressed(None)
+    assert not Gate(None).regressed(1.0)
+    gate.undecided.append("b vs a")
+    with pytest.raises(EdgeferError, match="cannot judge: b vs a") as exc:
+        gate.check_gate()
+    assert exc.value.exit_code == 2
+    gate.regressions.append("b slower")
+    with pytest.raises(GateFailed, match=r"regression beyond 5.0%: b slower"):
+        gate.check_gate()
+    for bad in (-0.1, 10.0):
+        with pytest.raises(EdgeferError, match="--fail-on-regression"):
+            check_threshold(bad)
+
+
+def test_compare_modules_import_no_cycle():
+    """edgefer.compare's modules import one another as a tree (lazy imports too): no cycle."""
+    import ast
+    from pathlib import Path
+
+    import edgefer.compare
+
+    here = Path(edgefer.compare.__file__).parent
+    graph = {}
+    for f in here.glob("*.py"):
+        names = {n.module for n in ast.walk(ast.parse(f.read_text())) if isinstance(n, ast.ImportFrom) and n.module}
+        graph[f.stem] = {m.rsplit(".", 1)[1] for m in names if m.startswith("edgefer.compare.")}
+
+    def reaches(start, goal, seen=()):
+        return any(n == goal or (n not in seen and reaches(n, goal, (*seen, n))) for n in graph.get(start, ()))
+
+    assert graph["instructions"] and all(not reaches(m, m) for m in graph), graph

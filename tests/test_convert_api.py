@@ -7,8 +7,8 @@ import json
 
 import numpy as np
 import pytest
-
 from _convert_fixtures import write_fer_csv
+
 from edgefer.cli.main import run
 from edgefer.convert import ConvertOptions, convert
 from edgefer.errors import EdgeferError

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
 from _convert_fixtures import build_tiny
+
 from edgefer.convert.model_source import resolve_model
 from edgefer.convert.verify import agreement, classification, int8_gates, parity
 from edgefer.errors import EdgeferError

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _convert_fixtures import class_mean, fer_image, write_fer_csv
 from PIL import Image
 
-from _convert_fixtures import class_mean, fer_image, write_fer_csv
 from edgefer.data import InputSpec, load_data, random_inputs, select
 from edgefer.errors import EdgeferError
 from edgefer.zoo.registry import FER7_CLASSES

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from _deploy_helpers import fake_python, install_fake_adb, tiny_onnx
+
 from edgefer.cli.main import run
 from edgefer.deploy import bench_remote, deploy, infer_remote, open_transport
 from edgefer.deploy.payload import runner_files
@@ -133,6 +133,8 @@ def test_bench_remote_streams_progress_and_returns_the_report(tmp_path, model):
     assert report["target"] == {"name": "local", "board": "this machine", "arch": load_target("local").arch, "transport": "local"}
     assert report["partial"] is False
     assert {e["phase"] for e in events} == {"warmup", "timed"} and events[-1]["done"] == 4
+    workdir = Path(local_target(tmp_path).workdir)
+    assert not list((workdir / "reports").iterdir())  # the report and the pid file were fetched, then removed
 
 
 def test_infer_remote_matches_onnxruntime_on_the_host(tmp_path, model):
@@ -167,6 +169,34 @@ def test_partial_report_is_fetched_after_a_crash(tmp_path, model):
     report = bench_remote(model, local_target(tmp_path, python=[str(py)]), ["--runs", "10"])
     assert report["partial"] is True and report["timing"]["samples_ns"] == [1, 2]
     assert report["partial_reason"].startswith("SIGTERM; then target local: bench: exit status 137")
+
+
+def test_a_crash_after_a_whole_report_marks_it_and_its_repeats_partial(tmp_path, model):
+    """The runner-process protocol: a run that failed after writing a report that says it is whole
+    keeps it, partial with the failure as the reason, in every repeat too (so a merge stays partial)."""
+    py = fake_python(tmp_path / "python3", """
+        if "bench" not in sys.argv:
+            os.execv(sys.executable, [sys.executable] + sys.argv[1:])
+        out = sys.argv[sys.argv.index("--out") + 1]
+        os.makedirs(os.path.dirname(out), exist_ok=True)
+        json.dump({"partial": False, "repeats": [{"index": 0, "partial": False}],
+                   "timing": {"samples_ns": [1, 2]}}, open(out, "w"))
+        print("error: out of memory", file=sys.stderr)
+        sys.exit(9)
+    """)
+    report = bench_remote(model, local_target(tmp_path, python=[str(py)]), ["--runs", "10"])
+    reason = "target local: bench: exit status 9 on the device: out of memory"
+    assert report["partial"] is True and report["partial_reason"] == reason
+    assert report["repeats"] == [{"index": 0, "partial": True, "partial_reason": reason}]
+
+
+def test_a_local_runner_child_that_fails_says_so_in_one_line(tmp_path):
+    from edgefer.deploy.runner_process import run_here
+
+    with pytest.raises(EdgeferError) as exc:
+        run_here(["edgefer.runner", "bench", str(tmp_path / "missing.onnx")], "bench", None)
+    msg = exc.value.one_line()
+    assert "missing.onnx" in msg and "\n" not in msg
 
 
 def test_fake_adb_deploy_bench_and_wrong_serial(tmp_path, model, monkeypatch):

@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from _deploy_helpers import fake_python, ssh_missing, start_sshd, tiny_onnx
+
 from edgefer.deploy import bench_remote, deploy, open_transport
 from edgefer.errors import EdgeferError
 
@@ -166,10 +166,11 @@ def _profile_file(t, path: Path) -> Path:
 
 def test_repeats_over_ssh_are_separate_device_processes(sshd, model, tmp_path):
     from edgefer.bench.api import bench
+    from edgefer.runner.settings import BenchSettings
 
     t = sshd.target("local", workdir=str(tmp_path / "work"))
-    [r] = bench(str(model), target=str(_profile_file(t, tmp_path / "board.yaml")), runs=5, warmup=1,
-                min_seconds=0, repeat=3, energy="none")
+    [r] = bench(str(model), BenchSettings(runs=5, warmup=1, min_seconds=0, energy="none"),
+                target=str(_profile_file(t, tmp_path / "board.yaml")), repeat=3)
     assert r["target"]["transport"] == "ssh" and r["settings"]["repeat"] == 3 and r["statistics"]["n"] == 15
     assert len({x["pid"] for x in r["repeats"]}) == 3 and r["exclusive"]["held"]
     assert r["resources"]["peak_rss_mb"] < 400 and r["resources"]["model_rss_mb"] is not None
@@ -178,6 +179,7 @@ def test_repeats_over_ssh_are_separate_device_processes(sshd, model, tmp_path):
 def test_a_board_held_by_someone_else_blocks_a_remote_bench(sshd, model, tmp_path):
     from edgefer.bench.api import bench
     from edgefer.runner.lock import BoardLock, whoami
+    from edgefer.runner.settings import BenchSettings
 
     t = sshd.target("local", workdir=str(tmp_path / "work"))
     t.bench.lock_timeout_s = 1.0
@@ -185,7 +187,8 @@ def test_a_board_held_by_someone_else_blocks_a_remote_bench(sshd, model, tmp_pat
     lock.acquire(600)
     try:
         with pytest.raises(EdgeferError) as exc:
-            bench(str(model), target=str(_profile_file(t, tmp_path / "board.yaml")), runs=2, repeat=1, energy="none")
+            bench(str(model), BenchSettings(runs=2, energy="none"), target=str(_profile_file(t, tmp_path / "board.yaml")),
+                  repeat=1)
         assert "the board is busy: held by a manual run" in one_line(exc)
     finally:
         lock.release()

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from edgefer.errors import EdgeferError
 from edgefer.runner.energy import auto_meter, open_meter
 from edgefer.runner.energy.android import to_amps, to_volts
 from edgefer.runner.energy.base import Meter, integrate, power_series
 from edgefer.runner.energy.recorder import EnergyRecorder, estimated
 from edgefer.runner.energy.vcgencmd import parse_pmic_adc
-from edgefer.errors import EdgeferError
 
 PMIC = """\
      3V7_WL_SW_A current(0)=0.10000000A

@@ -92,9 +92,10 @@ def test_tflite_fp16_has_float16_weights_and_float32_io(converted):
 @pytest.mark.parametrize("fmt,runtime", [("onnx", "onnxruntime"), ("tflite", "litert")])
 def test_bench_records_fp16(converted, fmt, runtime):
     from edgefer.bench.api import bench
+    from edgefer.runner.settings import BenchSettings
 
     out, _ = converted
-    (r,) = bench(str(out), fmt=fmt, precision="fp16", runs=3, warmup=1, min_seconds=0, energy="none")
+    (r,) = bench(str(out), BenchSettings(runs=3, warmup=1, min_seconds=0, energy="none"), fmt=fmt, precision="fp16")
     assert r["artifact"]["precision"] == "fp16" and r["runtime"]["name"] == runtime
     assert r["statistics"]["n"] >= 3
 
@@ -138,6 +139,7 @@ def test_fp16_tolerance_option(tmp_path):
 def test_torch_runtime_refuses_fp16():
     from edgefer.bench.api import bench
     from edgefer.errors import EdgeferError
+    from edgefer.runner.settings import BenchSettings
 
     with pytest.raises(EdgeferError, match="fp32 source model"):
-        bench(MODEL, runtime="torch", precision="fp16", energy="none")
+        bench(MODEL, BenchSettings(energy="none"), runtime="torch", precision="fp16")

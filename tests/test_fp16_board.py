@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from _deploy_helpers import QEMU_DIR, qemu_missing
 
 _why = qemu_missing()
@@ -41,8 +40,9 @@ def test_fp16_runs_on_the_board_with_both_runtimes(board, converted):
     from edgefer.convert.manifest import read_manifest
     from edgefer.deploy import infer_remote
     from edgefer.runner.runtimes import open_runtime
+    from edgefer.runner.settings import BenchSettings
 
-    reports = bench(str(converted), target=board, energy="none")
+    reports = bench(str(converted), BenchSettings(energy="none"), target=board)
     assert {(r["artifact"]["format"], r["runtime"]["name"]) for r in reports} == {("onnx", "onnxruntime"), ("tflite", "litert")}
     for r in reports:
         assert r["artifact"]["precision"] == "fp16" and r["environment"]["emulated"] and r["environment"]["machine"] == "aarch64"

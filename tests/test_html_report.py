@@ -9,8 +9,8 @@ import tempfile
 from pathlib import Path
 
 import pytest
-
 from _synthetic_reports import repeat_samples, synthetic_report
+
 from edgefer.cli.main import run
 from edgefer.html import render_html
 

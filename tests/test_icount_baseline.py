@@ -16,7 +16,6 @@ import os
 from pathlib import Path
 
 import pytest
-
 from _icount_helpers import counting_target, icount_missing
 
 _why = icount_missing()
@@ -34,6 +33,7 @@ RUNS, WARMUP = 3, 1
 def counts(tmp_path_factory) -> dict[str, dict]:
     from edgefer.bench.api import bench
     from edgefer.convert.api import ConvertOptions, convert
+    from edgefer.runner.settings import BenchSettings
 
     out: dict[str, dict] = {}
     for cpu, profile in (("cortex-a72", "qemu-aarch64"), ("cortex-a76", "qemu-aarch64-a76")):
@@ -42,8 +42,9 @@ def counts(tmp_path_factory) -> dict[str, dict]:
                       check=False)
         assert not res.errors, res.errors
         target = counting_target(cpu, tmp_path_factory.mktemp("board"))
-        for rep in bench(str(conv), target=target, runs=RUNS, warmup=WARMUP, threads=1, energy="none",
-                         count_instructions=True, repeat=1):  # counts are exact: one repeat is enough
+        for rep in bench(str(conv), BenchSettings(runs=RUNS, warmup=WARMUP, threads=1, energy="none",
+                                               count_instructions=True),
+                         target=target, repeat=1):  # counts are exact: one repeat is enough
             out[f"{MODEL} onnx {rep['artifact']['precision']} {cpu}"] = {**rep, "_target": target, "_converted": conv}
     return out
 
@@ -67,10 +68,12 @@ def test_counts_are_labelled_and_cover_the_timed_runs_only(counts):
 def test_the_same_artifact_counted_twice_agrees(counts):
     """Determinism goal: identical; the issue's bound: within 0.1%."""
     from edgefer.bench.api import bench
+    from edgefer.runner.settings import BenchSettings
 
     first = counts[f"{MODEL} onnx fp32 cortex-a72"]
-    again = bench(str(first["_converted"]), precision="fp32", target=first["_target"], runs=RUNS, warmup=WARMUP,
-                  threads=1, energy="none", count_instructions=True, repeat=1)[0]
+    again = bench(str(first["_converted"]), BenchSettings(runs=RUNS, warmup=WARMUP, threads=1, energy="none",
+                                                  count_instructions=True),
+                  precision="fp32", target=first["_target"], repeat=1)[0]
     a, b = first["instructions"]["total"], again["instructions"]["total"]
     assert abs(b / a - 1) <= 0.001, (a, b)
     print(f"counted twice: {a} and {b} ({'identical' if a == b else f'x{b / a:.6f}'})")

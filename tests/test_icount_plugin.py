@@ -15,7 +15,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from _deploy_helpers import tiny_onnx
 from _icount_helpers import PLUGIN, QEMU_DIR, icount_missing, wrapper
 
@@ -122,8 +121,8 @@ def test_runner_when_the_plugin_does_not_answer(tmp_path, monkeypatch):
 
 
 def test_counting_on_a_real_or_unprepared_target_names_what_to_run(tmp_path):
-    from edgefer.cli.main import run
     from edgefer.bench.instructions import counting_target
+    from edgefer.cli.main import run
     from edgefer.targets import Target, load_target
 
     with pytest.raises(EdgeferError, match="needs an emulated target; 'rpi4' is real hardware.*setup-board.sh"):
@@ -159,9 +158,10 @@ def test_profile_rejects_instruction_counts_on_real_hardware():
 @needs_board
 def test_reproduce_shows_counts_beside_the_emulated_timings(tmp_path):
     import yaml
-
     from _icount_helpers import counting_target
+
     from edgefer.reproduce import paper_table, reproduce
+    from edgefer.runner.settings import BenchSettings
 
     profile = tmp_path / "qemu-counting.yaml"
     data = counting_target("cortex-a72", tmp_path / "board").model_dump(exclude_none=True)
@@ -171,7 +171,8 @@ def test_reproduce_shows_counts_beside_the_emulated_timings(tmp_path):
     papers.write_text("schema_version: 1\npapers:\n  - {id: 998_test, short_name: tiny, title: t, models: ["
                       "{zoo: mobilenet_v1, label: M, role: proposed}]}\n")
     res = reproduce("tiny", target=str(profile), formats=("onnx",), precisions=("int8",), out=tmp_path / "out",
-                    runs=2, warmup=1, min_seconds=0.0, threads=1, energy="none", papers_path=papers, plot=False)
+                    settings=BenchSettings(runs=2, warmup=1, min_seconds=0.0, threads=1, energy="none"),
+                    papers_path=papers, plot=False)
     (row,) = res.papers[0].rows
     assert row.error is None and row.emulated and row.instructions > 1e6
     head, (cells,) = paper_table(res.papers[0])
@@ -204,7 +205,8 @@ def test_compare_counts_are_exact_and_gated_without_the_board():
     cmp = compare_reports([a, other_view])
     assert any("instruction counts from a different CPU view" in w for w in cmp.warnings)
     assert "| instructions /inference [insn] | 1000000 | 500000 (x0.500) fewer |" in cmp.markdown()
-    assert compare_reports([synthetic_report(BASE, "x"), synthetic_report(BASE, "y")]).reports[0].values.get("instructions") is None
+    comparison = compare_reports([synthetic_report(BASE, "x"), synthetic_report(BASE, "y")])
+    assert comparison.reports[0].values.get("instructions") is None
 
 
 @pytest.mark.qemu
@@ -215,6 +217,7 @@ def test_bench_over_ssh_counts_with_the_profiles_wrapper(tmp_path):
     from _deploy_helpers import ssh_missing, start_sshd
 
     from edgefer.bench.api import bench
+    from edgefer.runner.settings import BenchSettings
 
     if ssh_missing():
         pytest.skip(ssh_missing())
@@ -223,7 +226,7 @@ def test_bench_over_ssh_counts_with_the_profiles_wrapper(tmp_path):
         target = server.target("qemu-aarch64-a76", workdir=str(tmp_path / "work"),
                                python=[str(QEMU_DIR / "python-cortex-a76")],
                                instruction_counts={"python": [str(wrapper("cortex-a76"))], "default": True})
-        (rep,) = bench(str(tiny_onnx(tmp_path / "tiny.onnx")), target=target, runs=4, warmup=2, energy="none")
+        (rep,) = bench(str(tiny_onnx(tmp_path / "tiny.onnx")), BenchSettings(runs=4, warmup=2, energy="none"), target=target)
     finally:
         server.stop()
     ins = rep["instructions"]

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from _deploy_helpers import qemu_missing, ssh_missing, start_sshds, tiny_onnx
 from _labgrid_helpers import labgrid_missing, start_lab
 
@@ -196,11 +195,13 @@ def test_ctrl_c_while_waiting_releases_every_place(free_lab, boards, tiny, tmp_p
         targets = [{"profile": str(base), "coordinator": free_lab.address, "place": "board-a"},
                    {"profile": str(base), "coordinator": free_lab.address, "place": "board-b", "acquire_timeout_s": 120}]
         env = {**os.environ, "PYTHONPATH": str(REPO)}
-        proc = subprocess.Popen([sys.executable, "-m", "edgefer", "study", str(spec(tmp_path, targets, [{"artifact": str(tiny)}])),
+        study_yaml = spec(tmp_path, targets, [{"artifact": str(tiny)}])
+        proc = subprocess.Popen([sys.executable, "-m", "edgefer", "study", str(study_yaml),
                                  "--no-plot"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:  # board-a measured; board-b's worker is waiting for the place
-            if (tmp_path / "out/cache.json").is_file() and len(json.loads((tmp_path / "out/cache.json").read_text())["entries"]) == 2:
+            cache = tmp_path / "out/cache.json"
+            if cache.is_file() and len(json.loads(cache.read_text())["entries"]) == 2:
                 break
             time.sleep(0.2)
         time.sleep(1.0)

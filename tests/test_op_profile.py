@@ -15,11 +15,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from _bench_models import tiny_conv_onnx
 from _deploy_helpers import QEMU_DIR, qemu_missing, ssh_missing, start_sshd
 
-FAST = {"runs": 5, "warmup": 1, "min_seconds": 0.0, "energy": "none", "threads": 1}
+from edgefer.runner.settings import BenchSettings
+
+FAST = BenchSettings(runs=5, warmup=1, min_seconds=0.0, energy="none", threads=1)
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -69,11 +70,11 @@ def test_onnxruntime_profile_is_separate_and_adds_up(onnx_pair):
     from edgefer.report.bench import validate_report
     from edgefer.runner.session import run_bench
 
-    r = run_bench(str(onnx_pair["fp32"]), op_profile=4, **FAST)
+    r = run_bench(str(onnx_pair["fp32"]), FAST.with_(op_profile=4))
     op = r["op_profile"]
     assert op["status"] == "measured" and op["runtime"] == "onnxruntime"
-    assert op["profiled_runs"] == 4 and r["statistics"]["n"] == FAST["runs"]  # timed runs untouched
-    assert len(r["timing"]["samples_ns"]) == FAST["runs"]
+    assert op["profiled_runs"] == 4 and r["statistics"]["n"] == FAST.runs  # timed runs untouched
+    assert len(r["timing"]["samples_ns"]) == FAST.runs
     types = {n["op_type"] for n in op["nodes"]}
     assert "Conv" in types and "Gemm" in types
     assert all(n["provider"] == "CPUExecutionProvider" and n["mean_ms"] >= 0 for n in op["nodes"])
@@ -89,7 +90,7 @@ def test_onnxruntime_profile_is_separate_and_adds_up(onnx_pair):
 def test_qdq_model_shows_conversions_and_float_islands(onnx_pair):
     from edgefer.runner.session import run_bench
 
-    op = run_bench(str(onnx_pair["int8"]), op_profile=3, **FAST)["op_profile"]
+    op = run_bench(str(onnx_pair["int8"]), FAST.with_(op_profile=3))["op_profile"]
     q = op["quantization"]
     assert q is not None and q["quantize_nodes"] >= 1 and q["dequantize_nodes"] >= 1
     precisions = {n["op_type"]: n["precision"] for n in op["nodes"]}
@@ -104,7 +105,7 @@ def test_bench_report_show_and_compare(onnx_pair, tmp_path):
     from edgefer.bench.api import bench
 
     for p in ("fp32", "int8"):
-        bench(str(onnx_pair[p]), op_profile=3, out=str(tmp_path / f"{p}.json"), precision=p, **FAST)
+        bench(str(onnx_pair[p]), FAST.with_(op_profile=3), out=str(tmp_path / f"{p}.json"), precision=p)
     rep = json.loads((tmp_path / "int8.json").read_text())
     assert rep["op_profile"]["profiled_runs"] == 3 and rep["roofline"]["label"] == "computed from nominal specs"
     assert rep["roofline"]["achieved_gmacs"] is None and "MACs are unknown" in rep["roofline"]["reason"]
@@ -175,7 +176,8 @@ def test_runtime_without_profiler_explains_in_one_line_and_still_benchmarks(tmp_
     out = tmp_path / "torch.json"
     res = subprocess.run([sys.executable, "-m", "edgefer", "bench", "mobilenet_v1", "--runtime", "torch",
                           "--op-profile", "2", "--runs", "2", "--warmup", "0", "--min-seconds", "0", "--energy",
-                          "none", "--repeat", "2", "--out", str(out)], capture_output=True, text=True, env={**_env(), "COLUMNS": "400"})
+                          "none", "--repeat", "2", "--out", str(out)], capture_output=True, text=True,
+                         env={**_env(), "COLUMNS": "400"})
     assert res.returncode == 0, res.stderr
     notes = [ln for ln in res.stderr.splitlines() if ln.startswith("note: --op-profile")]
     assert len(notes) == 1 and "has no op profiler" in notes[0]
@@ -249,7 +251,7 @@ def test_litert_partitions_and_an_op_the_delegate_does_not_take(tflite_pair):
     from edgefer.report.bench import validate_report
     from edgefer.runner.session import run_bench
 
-    fp32 = run_bench(str(tflite_pair["fp32"]), op_profile=3, **FAST)
+    fp32 = run_bench(str(tflite_pair["fp32"]), FAST.with_(op_profile=3))
     op = fp32["op_profile"]
     assert op["status"] == "partitions_only" and op["profiled_runs"] == 0
     assert "per-op times are unavailable" in op["reason"]
@@ -258,7 +260,7 @@ def test_litert_partitions_and_an_op_the_delegate_does_not_take(tflite_pair):
     assert d["delegate"] == "XNNPACK" and d["ops_builtin"] == 0 and d["partitions"] == 1
     validate_report(fp32)
 
-    int8 = run_bench(str(tflite_pair["int8"]), op_profile=3, **FAST)["op_profile"]
+    int8 = run_bench(str(tflite_pair["int8"]), FAST.with_(op_profile=3))["op_profile"]
     types = {t["op_type"]: t for t in int8["op_types"]}
     assert types["HARD_SWISH"]["builtin"] == types["HARD_SWISH"]["count"] >= 1  # int8 HARD_SWISH stays on built-in kernels
     assert types["CONV_2D"]["delegated"] == types["CONV_2D"]["count"]
@@ -271,7 +273,7 @@ def test_litert_partitions_and_an_op_the_delegate_does_not_take(tflite_pair):
 def test_litert_without_xnnpack_delegates_nothing(tflite_pair):
     from edgefer.runner.session import run_bench
 
-    op = run_bench(str(tflite_pair["fp32"]), op_profile=1, xnnpack=False, **FAST)["op_profile"]
+    op = run_bench(str(tflite_pair["fp32"]), FAST.with_(op_profile=1, xnnpack=False))["op_profile"]
     assert op["delegation"]["ops_delegated"] == 0 and op["delegation"]["delegate"] is None
 
 
@@ -292,7 +294,7 @@ def test_op_profile_on_the_emulated_board_is_labelled_emulated(tmp_path, onnx_pa
     try:
         board = server.target("qemu-aarch64-a76", workdir=str(tmp_path / "board"),
                               python=[str(QEMU_DIR / "python-cortex-a76")])
-        [r] = bench(str(onnx_pair["int8"]), target=board, op_profile=2, runs=2, warmup=1, threads=1, energy="none")
+        [r] = bench(str(onnx_pair["int8"]), BenchSettings(op_profile=2, runs=2, warmup=1, threads=1, energy="none"), target=board)
     finally:
         server.stop()
     assert r["environment"]["emulated"] is True and r["environment"]["machine"] == "aarch64"

@@ -1,4 +1,4 @@
-"""benchmarks/papers.yaml: schema, lookup, and that every quoted figure is really in its seed."""
+"""edgefer/reproduce/papers.yaml (package data): schema, lookup, and that every quoted figure is really in its seed."""
 
 import re
 from pathlib import Path

@@ -16,8 +16,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 from _bench_models import tiny_conv_onnx
-from _pipeline_fixtures import (HAVE_CV2, MISSING, classifier_dir, flat_input_onnx, make_video, photo_rgb,
-                                skimage_photo)
+from _pipeline_fixtures import (
+    HAVE_CV2,
+    MISSING,
+    classifier_dir,
+    flat_input_onnx,
+    make_video,
+    photo_rgb,
+    skimage_photo,
+)
 
 from edgefer.cli.main import run as cli
 
@@ -35,12 +42,18 @@ def cls_dir(tmp_path_factory) -> Path:
 
 
 def _run(cls, source, **kw):
+    """run_pipeline with the test's settings keywords gathered into its PipelineSettings."""
+    from dataclasses import fields
+
     from edgefer.pipeline import run_pipeline
+    from edgefer.runner.pipeline.settings import PipelineSettings
 
     kw.setdefault("energy", "none")
     kw.setdefault("threads", 1)
     kw.setdefault("repeat", 1)  # repeats have their own tests
-    return run_pipeline(str(cls), kw.pop("detector", "blazeface"), str(source), **kw)
+    names = {f.name for f in fields(PipelineSettings)}
+    settings = PipelineSettings(**{k: kw.pop(k) for k in list(kw) if k in names})
+    return run_pipeline(str(cls), kw.pop("detector", "blazeface"), str(source), settings, **kw)
 
 
 def test_photo_with_a_face(cls_dir):
@@ -176,7 +189,7 @@ def test_report_show_and_compare(cls_dir, tmp_path, capsys):
     md = capsys.readouterr().out
     assert "**second run** vs **numpy resize**" in md and "| detect |" in md and "| e2e |" in md
     c = json.loads((tmp_path / "c.json").read_text())
-    assert c["kind"] == "edgefer.compare.pipeline" and [row["stage"] for row in c["stages"]["second run"]][:5] == [
+    assert c["kind"] == "edgefer.pipeline.compare" and [row["stage"] for row in c["stages"]["second run"]][:5] == [
         "acquire", "detect", "preprocess", "classify", "postprocess"]
     assert not any("heaps differ" in w for w in c["warnings"])
     old = json.loads(b.read_text())
@@ -387,7 +400,7 @@ def test_an_out_that_cannot_be_written(cls_dir, tmp_path, capsys):
         fallback = err[-1].rsplit(" ", 1)[-1]
         try:
             report = json.loads(open(fallback).read())
-            assert report["kind"] == "edgefer.report.pipeline" and len(report["frames"]["e2e_ns"]) == 3
+            assert report["kind"] == "edgefer.pipeline.report" and len(report["frames"]["e2e_ns"]) == 3
         finally:
             os.unlink(fallback)
 
@@ -449,10 +462,11 @@ def test_timeline_power_from_a_meter_and_board_state(cls_dir):
     """Power per second comes from the board's meter through edgefer.runner.energy (here the external
     meter type: a command printing watts, as a lab power supply's CLI would)."""
     from edgefer.runner.pipeline.session import run_pipeline_session
+    from edgefer.runner.pipeline.settings import PipelineSettings
 
     meter = {"type": "external", "command": ["sh", "-c", "echo 2.5 W"], "sample_rate_hz": 5}
-    r = run_pipeline_session(str(cls_dir / "tiny_fp32.onnx"), _blazeface(), "synthetic:160x120", fps=20,
-                             duration_s=2.5, warmup=1, threads=1, energy=meter)
+    r = run_pipeline_session(str(cls_dir / "tiny_fp32.onnx"), _blazeface(), "synthetic:160x120",
+                             PipelineSettings(fps=20, duration_s=2.5, warmup=1, threads=1, energy=meter))
     assert r["energy"]["status"] == "measured" and r["energy"]["mean_power_w"] == pytest.approx(2.5)
     assert r["energy"]["energy_per_frame_j"] == pytest.approx(2.5 * r["frames"]["end_ns"][-1] / 1e9 / r["statistics"]["frames"])
     full = [t for t in r["timeline"] if t["t_s"] < 2]
@@ -480,9 +494,9 @@ def test_compare_refuses_a_bench_report_beside_a_pipeline_report(cls_dir, tmp_pa
 
     a = tmp_path / "a.json"
     _run(cls_dir, "synthetic:160x120", frames=5, warmup=0, out=str(a))
-    write_json_atomic(tmp_path / "bench.json", {"kind": "edgefer.bench.api.report", "schema_version": "1"})
+    write_json_atomic(tmp_path / "bench.json", {"kind": "edgefer.bench.report", "schema_version": "1"})
     assert cli(["compare", str(a), str(tmp_path / "bench.json")]) == 2
-    assert "cannot compare a pipeline report with a edgefer.bench.api.report report" in capsys.readouterr().err
+    assert "cannot compare a pipeline report with a edgefer.bench.report report" in capsys.readouterr().err
     assert cli(["report", "show", str(a)]) == 0
     assert "per-frame latency" in capsys.readouterr().out
 

@@ -7,7 +7,7 @@ are checked for shape, never for speed."""
 from __future__ import annotations
 
 import pytest
-from _deploy_helpers import QEMU_DIR, qemu_missing, ssh_missing, start_sshd
+from _deploy_helpers import emulated_board, qemu_missing, ssh_missing
 from _pipeline_fixtures import MISSING, classifier_dir, skimage_photo
 
 _why = ssh_missing() or qemu_missing() or MISSING
@@ -16,20 +16,19 @@ pytestmark = [pytest.mark.qemu, pytest.mark.ssh, pytest.mark.slow, pytest.mark.s
 
 @pytest.fixture(scope="module")
 def board(tmp_path_factory):
-    server = start_sshd(tmp_path_factory.mktemp("sshd"))
-    yield server.target("qemu-aarch64", workdir=str(tmp_path_factory.mktemp("board") / "work dir"),
-                        python=[str(QEMU_DIR / "python-cortex-a72")])
-    server.stop()
+    with emulated_board(tmp_path_factory) as target:
+        yield target
 
 
 def test_pipeline_on_the_emulated_board(board, tmp_path):
     from edgefer.pipeline import run_pipeline
+    from edgefer.runner.pipeline.settings import PipelineSettings
 
     cls = classifier_dir(tmp_path / "tiny")
     out = tmp_path / "r.json"
     events = []
-    r = run_pipeline(str(cls), "blazeface", skimage_photo("astronaut"), target=board, frames=3, warmup=1,
-                     energy="auto", out=str(out), on_progress=lambda i, k, n, t: events.append(i))
+    r = run_pipeline(str(cls), "blazeface", skimage_photo("astronaut"), PipelineSettings(frames=3, warmup=1),
+                     target=board, out=str(out), on_progress=lambda i, k, n, t: events.append(i))
     env = r["environment"]
     assert env["emulated"] is True and env["emulator"] == "qemu-aarch64 (cortex-a72)" and env["machine"] == "aarch64"
     assert r["target"]["name"] == "qemu-aarch64" and r["target"]["transport"] == "ssh" and out.is_file()
@@ -46,9 +45,11 @@ def test_pipeline_on_the_emulated_board(board, tmp_path):
 def test_haar_on_a_board_without_opencv_says_how_to_install_it(board, tmp_path):
     from edgefer.errors import EdgeferError
     from edgefer.pipeline import run_pipeline
+    from edgefer.runner.pipeline.settings import PipelineSettings
 
     cls = classifier_dir(tmp_path / "tiny")
     with pytest.raises(EdgeferError) as exc:
-        run_pipeline(str(cls), "haar", skimage_photo("astronaut"), target=board, frames=1, out=str(tmp_path / "r.json"))
+        run_pipeline(str(cls), "haar", skimage_photo("astronaut"), PipelineSettings(frames=1), target=board,
+                     out=str(tmp_path / "r.json"))
     msg = exc.value.one_line()
     assert "needs cv2" in msg and "pip install opencv-python-headless" in msg and not (tmp_path / "r.json").exists()

@@ -10,8 +10,8 @@ from torch import nn
 
 from edgefer.cli.main import run
 from edgefer.errors import EdgeferError
-from edgefer.zoo.profile import count_params, profile_model
 from edgefer.zoo import create_model, get_entry, list_models
+from edgefer.zoo.profile import count_params, profile_model
 
 
 class _Attn(nn.Module):

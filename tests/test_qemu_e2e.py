@@ -13,8 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from _deploy_helpers import QEMU_DIR, qemu_missing, ssh_missing, start_sshd
+from _deploy_helpers import emulated_board, qemu_missing, ssh_missing
 
 _why = ssh_missing() or qemu_missing()
 pytestmark = [pytest.mark.qemu, pytest.mark.ssh, pytest.mark.slow, pytest.mark.skipif(_why is not None, reason=str(_why))]
@@ -26,11 +25,8 @@ FORMATS = ("onnx", "tflite") if HAVE_TFLITE else ("onnx",)
 
 @pytest.fixture(scope="module")
 def board(tmp_path_factory):
-    server = start_sshd(tmp_path_factory.mktemp("sshd"))
-    # python named explicitly so a board built elsewhere (EDGEFER_QEMU_DIR) is the one used
-    yield server.target("qemu-aarch64", workdir=str(tmp_path_factory.mktemp("board") / "work dir"),
-                        python=[str(QEMU_DIR / "python-cortex-a72")])
-    server.stop()
+    with emulated_board(tmp_path_factory) as target:
+        yield target
 
 
 @pytest.fixture(scope="module")
@@ -58,8 +54,9 @@ def test_converted_all_formats(converted):
 
 def test_bench_on_the_emulated_board_is_labelled_emulated(board, converted, tmp_path):
     from edgefer.bench.api import bench
+    from edgefer.runner.settings import BenchSettings
 
-    reports = bench(str(converted), target=board, runs=3, warmup=1, threads=1, energy="none", out=str(tmp_path))
+    reports = bench(str(converted), BenchSettings(runs=3, warmup=1, threads=1, energy="none"), target=board, out=str(tmp_path))
     assert len(reports) == 2 * len(FORMATS)
     for r in reports:
         env = r["environment"]

@@ -8,12 +8,13 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from _bench_models import tiny_conv_onnx
+
 from edgefer.errors import EdgeferError
 from edgefer.report.bench import load_report, to_markdown, validate_report
 from edgefer.runner.files import write_json_atomic
 from edgefer.runner.session import run_bench
+from edgefer.runner.settings import BenchSettings
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -21,7 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def report(tmp_path_factory) -> dict:
     m = tiny_conv_onnx(tmp_path_factory.mktemp("m") / "tiny_int8.onnx")
-    return run_bench(str(m), runs=10, warmup=1, energy="none")
+    return run_bench(str(m), BenchSettings(runs=10, warmup=1, energy="none"))
 
 
 def test_runner_report_validates_and_roundtrips(report, tmp_path):

@@ -7,8 +7,9 @@ import math
 import pytest
 
 from edgefer.errors import EdgeferError
-from edgefer.reproduce.papers import load_papers
 from edgefer.reproduce import flops_convention, outcome, reproduce
+from edgefer.reproduce.papers import load_papers
+from edgefer.runner.settings import BenchSettings
 
 pytest.importorskip("onnxruntime")
 pytestmark = pytest.mark.slow  # converts three models: ~30 s of CPU
@@ -17,8 +18,8 @@ pytestmark = pytest.mark.slow  # converts three models: ~30 s of CPU
 @pytest.fixture(scope="module")
 def run001(tmp_path_factory):
     out = tmp_path_factory.mktemp("rep001")
-    kw = dict(target="local", formats=("onnx",), precisions=("fp32",), out=out, runs=5, warmup=1,
-              min_seconds=0.0, threads=1, energy="none")
+    kw = dict(settings=BenchSettings(runs=5, warmup=1, min_seconds=0.0, threads=1, energy="none"),
+              target="local", formats=("onnx",), precisions=("fp32",), out=out)
     first = reproduce("mobilenet-mha", **kw)
     second = reproduce("001", **kw)  # same settings and artifacts: everything from the cache
     return out, first, second
@@ -55,7 +56,7 @@ def test_outputs_written(run001):
     assert (out / "chart.png").read_bytes()[:4] == b"\x89PNG"
     for r in rows:  # each row keeps its bench report
         rep = json.loads((out / r["report"]).read_text())
-        assert rep["kind"] == "edgefer.bench.api.report" and rep["artifact"]["sha256"] == r["sha256"]
+        assert rep["kind"] == "edgefer.bench.report" and rep["artifact"]["sha256"] == r["sha256"]
 
 
 def test_second_run_is_resumed_from_cache(run001):
@@ -127,8 +128,9 @@ def test_a_failing_model_is_reported_in_its_row_and_the_rest_go_on(run001, tmp_p
         "  - {id: 999_test, short_name: broken, title: t, models: ["
         "{zoo: not_a_model, label: X, role: baseline}, {zoo: mobilenet_v1, label: M, role: proposed}]}\n"
     )
-    res = reproduce("broken", target="local", formats=("onnx",), precisions=("fp32",), out=out, runs=5, warmup=1,
-                    min_seconds=0.0, threads=1, energy="none", papers_path=papers, plot=False)
+    res = reproduce("broken", target="local", formats=("onnx",), precisions=("fp32",), out=out,
+                    settings=BenchSettings(runs=5, warmup=1, min_seconds=0.0, threads=1, energy="none"),
+                    papers_path=papers, plot=False)
     bad, good = res.papers[0].rows
     assert bad.model == "not_a_model" and "unknown model" in bad.error and bad.p50_ms is None
     assert good.error is None and good.cached and math.isfinite(good.p50_ms)
@@ -168,9 +170,11 @@ def test_pytorch_eager_rows_beside_the_deployed_formats(run001, tmp_path):
     out, _, _ = run001  # reuses the ONNX conversions and reports there; torch rows are new
     papers = tmp_path / "papers.yaml"
     papers.write_text("schema_version: 1\npapers:\n"
-                      "  - {id: 998_test, short_name: eager, title: t, models: [{zoo: mobilenet_v1, label: M, role: proposed}]}\n")
-    res = reproduce("eager", target="local", formats=("torch", "onnx"), precisions=("fp32", "int8"), out=out, runs=5,
-                    warmup=1, min_seconds=0.0, threads=1, energy="none", papers_path=papers, plot=False)
+                      "  - {id: 998_test, short_name: eager, title: t,\n"
+                      "     models: [{zoo: mobilenet_v1, label: M, role: proposed}]}\n")
+    res = reproduce("eager", target="local", formats=("torch", "onnx"), precisions=("fp32", "int8"), out=out,
+                    settings=BenchSettings(runs=5, warmup=1, min_seconds=0.0, threads=1, energy="none"),
+                    papers_path=papers, plot=False)
     rows = {(r.format, r.precision): r for r in res.papers[0].rows}
     assert ("torch", "int8") not in rows  # eager is fp32 only
     torch_row = rows[("torch", "fp32")]
@@ -181,5 +185,6 @@ def test_pytorch_eager_rows_beside_the_deployed_formats(run001, tmp_path):
     assert "| mobilenet_v1 | torch fp32 |" in (out / "table.md").read_text()
     # not on a board: PyTorch eager is a host-side reference
     qemu = reproduce("eager", target="qemu-aarch64", formats=("torch",), precisions=("fp32",), out=tmp_path / "q",
-                     runs=5, warmup=1, min_seconds=0.0, energy="none", papers_path=papers, plot=False)
+                     settings=BenchSettings(runs=5, warmup=1, min_seconds=0.0, energy="none"),
+                     papers_path=papers, plot=False)
     assert "host-only reference" in qemu.papers[0].rows[0].error

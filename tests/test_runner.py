@@ -21,6 +21,7 @@ from edgefer.runner.options import parse_cpus
 from edgefer.runner.runtimes import open_runtime, runtime_for
 from edgefer.runner.runtimes.base import Runtime, TensorInfo, dequantize, quantize
 from edgefer.runner.session import run_bench
+from edgefer.runner.settings import BenchSettings
 from edgefer.runner.stats import summarize
 
 REPO = Path(__file__).resolve().parents[1]
@@ -206,7 +207,7 @@ def test_parse_throttled_bits():
 
 def test_run_bench_report_fields(onnx_model, monkeypatch):
     monkeypatch.setenv(envinfo.EMULATED_ENV, "qemu-aarch64 (cortex-a72)")
-    r = run_bench(str(onnx_model), runs=20, warmup=2, batch_size=2, threads=1, energy="none")
+    r = run_bench(str(onnx_model), BenchSettings(runs=20, warmup=2, batch_size=2, threads=1, energy="none"))
     assert r["partial"] is False and len(r["timing"]["samples_ns"]) == 20
     assert r["statistics"]["n"] == 20 and r["settings"]["batch_size"] == 2
     assert r["runtime"]["inputs"][0]["shape"] == [None, 1, 8, 8]
@@ -243,7 +244,7 @@ def test_interrupt_or_crash_keeps_samples_as_partial(onnx_model, exc, reason):
         rt.load("x")
         return rt
 
-    r = run_bench(str(onnx_model), opener=opener, runs=1000, warmup=1, energy="none")
+    r = run_bench(str(onnx_model), BenchSettings(runs=1000, warmup=1, energy="none"), opener=opener)
     assert r["partial"] is True and r["partial_reason"].startswith(reason)
     assert len(r["timing"]["samples_ns"]) == 5 and r["statistics"]["n"] == 5
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from _deploy_helpers import tiny_onnx
+
 from edgefer.errors import EdgeferError
 from edgefer.study import load_study, run_study
 
@@ -57,7 +57,8 @@ def test_invalid_specs_name_the_field(tmp_path, fields, message):
 
 @pytest.mark.parametrize("fields, message", [
     ({"models": [{"zoo": "mobilenet_v9"}]}, "unknown model 'mobilenet_v9' (did you mean"),
-    ({"models": [{"zoo": "mobilenet_v1", "args": {"hed": 1}}]}, "model mobilenet_v1 takes no argument 'hed' (it accepts: skip, mha)"),
+    ({"models": [{"zoo": "mobilenet_v1", "args": {"hed": 1}}]},
+     "model mobilenet_v1 takes no argument 'hed' (it accepts: skip, mha)"),
     ({"models": [{"zoo": "mobilenet_v1"}], "targets": ["no-such-board"]}, "unknown target 'no-such-board'"),
     ({"models": [{"artifact": "missing.onnx"}]}, "artifact not found"),
     ({"models": [{"zoo": "mobilenet_v1"}], "targets": ["local", {"profile": "local", "name": "again"}]},

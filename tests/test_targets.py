@@ -3,6 +3,8 @@ and mistakes in a profile become one-line errors naming the file and the field."
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 
 import pytest
@@ -10,15 +12,23 @@ import yaml
 
 from edgefer.cli.main import run
 from edgefer.errors import EdgeferError
-from edgefer.targets import Target, list_targets, load_target
+from edgefer.targets import Target, list_targets, load_target, targets_dir
 from edgefer.targets.checks import check_target
 
 SHIPPED = ["jetson-nano", "jetson-orin-nano", "local", "qemu-aarch64", "qemu-aarch64-a76", "rpi4", "rpi5",
            "snapdragon-8gen2"]
 
 
+@pytest.fixture(autouse=True)
+def no_user_profiles(tmp_path, monkeypatch):
+    """The user's own profile folders never leak in: no $EDGEFER_TARGETS_PATH, an empty config home."""
+    monkeypatch.delenv("EDGEFER_TARGETS_PATH", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config-home"))
+
+
 def write(tmp_path: Path, data: dict | str, name: str = "board.yaml") -> Path:
     p = tmp_path / name
+    p.parent.mkdir(parents=True, exist_ok=True)
     p.write_text(data if isinstance(data, str) else yaml.safe_dump(data))
     return p
 
@@ -54,7 +64,8 @@ def test_int8_activation_derived_when_not_set(tmp_path):
 
 def test_board_facts():
     snap = load_target("snapdragon-8gen2")
-    assert snap.cpu.cores == 8 and [c.core for c in snap.cpu.clusters] == ["Cortex-X3", "Cortex-A715", "Cortex-A710", "Cortex-A510"]
+    assert snap.cpu.cores == 8
+    assert [c.core for c in snap.cpu.clusters] == ["Cortex-X3", "Cortex-A715", "Cortex-A710", "Cortex-A510"]
     assert snap.connection.type == "adb" and snap.energy.type == "android"
     assert load_target("rpi5").energy.command == ["vcgencmd", "pmic_read_adc"]
     assert load_target("rpi4").energy.type == "none" and load_target("rpi4").energy.nominal_power_w
@@ -170,3 +181,57 @@ def test_cli_errors_are_one_line_exit_2(capsys, tmp_path):
     assert err.count("\n") == 1 and "connection.port" in err and str(bad) in err and "Traceback" not in err
     assert run(["targets", "show", "nope"]) == 2
     assert "unknown target 'nope'" in capsys.readouterr().err
+
+
+def test_builtin_profiles_are_package_data_read_from_the_targets_folder():
+    repo_targets = Path(__file__).resolve().parents[1] / "targets"
+    assert targets_dir().resolve() == repo_targets  # editable install: edgefer.profiles is targets/
+    assert Path(load_target("rpi4").path).resolve() == repo_targets / "rpi4.yaml"
+
+
+def test_user_profiles_from_the_path_variable_win_over_built_in_ones(tmp_path, monkeypatch, capsys):
+    first, second = tmp_path / "first", tmp_path / "second"
+    write(first, minimal(name="rpi4", cpu={"model": "Mine", "cores": 2}), "rpi4.yaml")
+    write(second, minimal(name="rpi4", cpu={"model": "Second", "cores": 2}), "rpi4.yaml")
+    write(second, minimal(name="myboard"), "myboard.yaml")
+    listed = [str(first), "", str(tmp_path / "absent"), str(second)]  # empty and missing entries are skipped
+    monkeypatch.setenv("EDGEFER_TARGETS_PATH", os.pathsep.join(listed))
+    assert load_target("rpi4").cpu.model == "Mine"  # the first folder listed wins, then the next, built-in last
+    assert load_target("myboard").path == str(second / "myboard.yaml")
+    assert {"myboard", "rpi4", "rpi5"} <= set(list_targets())
+    assert load_target("rpi5").path == str(targets_dir() / "rpi5.yaml")
+    assert run(["targets", "list", "--json"]) == 0
+    listed = {t["name"]: t for t in json.loads(capsys.readouterr().out)}
+    assert listed["rpi4"]["from"] == str(first) and listed["myboard"]["from"] == str(second)
+    assert listed["rpi5"]["from"] == "built-in" and listed["rpi4"]["cpu"] == "Mine"
+
+
+def test_user_profiles_from_the_config_folder(tmp_path, monkeypatch):
+    config = tmp_path / "config-home" / "edgefer" / "targets"
+    write(config, minimal(name="desk"), "desk.yaml")
+    assert load_target("desk").path == str(config / "desk.yaml")
+    monkeypatch.delenv("XDG_CONFIG_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    write(tmp_path / "home" / ".config" / "edgefer" / "targets", minimal(name="den"), "den.yaml")
+    assert "den" in list_targets() and "desk" not in list_targets()
+    monkeypatch.setenv("EDGEFER_TARGETS_PATH", str(config))  # the variable replaces the config folder
+    assert "desk" in list_targets() and "den" not in list_targets()
+
+
+def test_a_path_still_works_and_unknown_names_list_user_profiles(tmp_path, monkeypatch):
+    mine = tmp_path / "mine"
+    write(mine, minimal(name="myboard"), "myboard.yaml")
+    monkeypatch.setenv("EDGEFER_TARGETS_PATH", str(mine))
+    assert load_target(mine / "myboard.yaml").name == "myboard"
+    with pytest.raises(EdgeferError) as exc:
+        load_target("nope")
+    assert "unknown target 'nope'" in exc.value.one_line() and "myboard" in exc.value.one_line()
+
+
+def test_an_install_without_the_profiles_package_says_how_to_fix_it(monkeypatch, capsys):
+    import edgefer.targets.loader as loader
+
+    monkeypatch.setattr(loader, "BUILTIN_PACKAGE", "edgefer.no_such_profiles")
+    assert run(["targets", "show", "rpi4"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not installed" in err and "pip install -e ." in err

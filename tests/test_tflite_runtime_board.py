@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from _deploy_helpers import QEMU_DIR, qemu_missing
 
 WRAPPER = QEMU_DIR / "python-cortex-a72-tflite-runtime"
@@ -41,8 +40,9 @@ def board(tmp_path_factory):
 
 def test_runs_every_precision_with_tflite_runtime(board, converted):
     from edgefer.bench.api import bench
+    from edgefer.runner.settings import BenchSettings
 
-    reports = bench(str(converted), target=board, energy="none")
+    reports = bench(str(converted), BenchSettings(energy="none"), target=board)
     assert sorted(r["artifact"]["precision"] for r in reports) == ["fp16", "fp32", "int8"]
     for r in reports:
         assert r["runtime"]["name"] == "tflite_runtime" and r["runtime"]["version"] == "2.14.0"
@@ -72,9 +72,11 @@ def test_compiled_model_api_is_refused_with_the_reason(board, converted):
     from edgefer.bench.accel_choice import AccelRequest
     from edgefer.bench.api import bench
     from edgefer.errors import EdgeferError
+    from edgefer.runner.settings import BenchSettings
 
     with pytest.raises(EdgeferError, match="CompiledModel API needs ai_edge_litert"):
-        bench(str(converted / "build_tiny_fp32.tflite"), target=board, energy="none", accel=AccelRequest(accelerator="cpu"))
+        bench(str(converted / "build_tiny_fp32.tflite"), BenchSettings(energy="none"), target=board,
+              accel=AccelRequest(accelerator="cpu"))
 
 
 def test_numpy_2_beside_tflite_runtime_is_a_one_line_error(converted, tmp_path):

@@ -8,9 +8,9 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from edgefer.zoo.profile import profile_model
 from edgefer.zoo import create_model, get_entry
 from edgefer.zoo.mobilenetv3 import DynamicKernelDepthwise, spatial_entropy
+from edgefer.zoo.profile import profile_model
 
 SEED_000_MODELS = ("mobilenetv3_large", "mobilenetv3_dka", "mobilenetv3_ca_dka")
 SEED_001_MODELS = ("mobilenet_v1", "mobilenet_skip", "mobilenet_skip_mha")

@@ -47,7 +47,7 @@ def _check_precision(tgt: Any, route: str, precision: str | None, allow_fallback
 def job_accel(tgt: Any, req: AccelRequest, path: str, precision: str | None,
               runtime: str | None) -> tuple[list[str] | None, dict[str, Any] | None]:
     """(onnxruntime provider specs | None, runner accel options | None) for one job."""
-    from edgefer.runner.accel import parse_provider, parse_litert_accelerators
+    from edgefer.runner.accel import parse_litert_accelerators, parse_provider
 
     if runtime == "torch":
         if precision not in (None, "fp32"):

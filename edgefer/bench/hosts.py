@@ -1,10 +1,10 @@
-"""Where bench repeats run: this machine (a runner child process) or a deployed device.
+"""Where runner processes run: this machine (a child process) or a deployed device.
 
-Every repeat is one `python -m edgefer.runner bench` process, on every target: the local machine
-too, so memory, threads and CPU figures are the model's, not those of the edgefer process that
-imported torch and the converters. A host prepares the artifacts (deploy), holds the board lock
-for the whole run, and runs one repeat at a time; Ctrl-C/SIGTERM on the host stops the runner
-on the device, which writes its partial report, and the host fetches it.
+Every repeat, of `bench` and of `pipeline`, is one runner process, on every target: the local
+machine too, so memory, threads and CPU figures are the model's, not those of the edgefer process
+that imported torch and the converters. A host prepares the artifacts (deploy), holds the board
+lock for the whole run, and runs one runner process at a time (`run_runner`, the protocol of
+edgefer.deploy.runner_process: events, stop through the pid file, the partial report fetched).
 """
 
 from __future__ import annotations
@@ -12,65 +12,19 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
 import subprocess
-import sys
-import tempfile
 import threading
-import uuid
 from abc import ABC, abstractmethod
-from pathlib import Path
 from typing import Any, Callable, Iterator
 
-import edgefer
-from edgefer.errors import EdgeferError
+from edgefer.deploy.runner_process import EventFn, run_here, run_on_device, runner_error
 from edgefer.runner.settings import BenchSettings
 
-EventFn = Callable[[dict], None]
 WaitFn = Callable[[str], None]  # called once with "who holds the board" when a run must wait
-STOP_TIMEOUT_S = 120
-STOPPED = "stopped on the host by Ctrl-C/SIGTERM"  # why a run a user stopped here is partial
-_PACKAGE_PARENT = str(Path(edgefer.__file__).resolve().parent.parent)
-
-
-def route_events(on_event: EventFn | None, tail: list[str]) -> Callable[[str], None]:
-    """Runner stderr lines: JSON events go to on_event, the rest are kept (last 20) for errors."""
-
-    def route(line: str) -> None:
-        if line.startswith("{"):
-            try:
-                event = json.loads(line)
-            except ValueError:
-                event = None
-            if isinstance(event, dict) and "event" in event:
-                if on_event is not None:
-                    on_event(event)
-                return
-        tail.append(line)
-        del tail[:-20]
-
-    return route
-
-
-def runner_error(tail: list[str], rc: int) -> str:
-    for line in reversed(tail):
-        if line.startswith("error:"):
-            return line[len("error:"):].strip()
-    return tail[-1] if tail else f"exit status {rc}"
-
-
-def mark_interrupted(report: dict, why: str) -> dict:
-    report["partial"] = True
-    report["partial_reason"] = f"{report.get('partial_reason') or 'interrupted'} ({why})"
-    for rec in report.get("repeats") or []:
-        if not rec.get("partial"):
-            continue
-        rec["partial_reason"] = f"{rec.get('partial_reason') or 'interrupted'} ({why})"
-    return report
 
 
 class RunnerHost(ABC):
-    """The small interface the repeat scheduler sees (MLPerf LoadGen style: it knows no transport)."""
+    """The small interface the repeat schedulers see (MLPerf LoadGen style: they know no transport)."""
 
     what = "bench"  # what holds the board, in the lock's holder record ("pipeline" for a pipeline run)
 
@@ -85,10 +39,25 @@ class RunnerHost(ABC):
         """The board lock for the whole run; yields the report's `exclusive` record."""
 
     @abstractmethod
+    def runner_path(self, path: str) -> str:
+        """A prepared artifact's path as the runner there names it."""
+
+    @abstractmethod
+    def run_runner(self, module_args: list[str], step: str, on_event: EventFn | None) -> dict:
+        """One runner process, `python -m MODULE ARGS` (module_args: ["edgefer.runner", "bench", ...]),
+        with --out, --pid-file and --progress added -> its report, partial when it was stopped
+        (Ctrl-C/SIGTERM here) or failed after writing it; `step` names it in errors."""
+
     def run_repeat(self, path: str, settings: BenchSettings, index: int, on_event: EventFn | None,
                    extra: list[str] | None = None) -> dict:
-        """One repeat in a fresh runner process (`extra`: more runner flags, e.g. --op-profile N);
-        its single-repeat report (partial when stopped)."""
+        """One bench repeat in a fresh runner process (`extra`: more runner flags, e.g. --op-profile N)
+        -> its single-repeat report (partial when stopped)."""
+        from edgefer.bench.torch_runner import runner_module  # --runtime torch: the host's runner
+
+        target_json = json.dumps(self.target.summary(), separators=(",", ":"))
+        args = ["bench", self.runner_path(path), "--repeat-index", str(index), "--target-json", target_json,
+                *settings.to_argv(), *(extra or [])]
+        return self.run_runner([runner_module(settings.runtime), *args], "bench", on_event)
 
 
 class LocalHost(RunnerHost):
@@ -105,58 +74,11 @@ class LocalHost(RunnerHost):
         finally:
             lock.release()
 
-    def run_repeat(self, path: str, settings: BenchSettings, index: int, on_event: EventFn | None,
-                   extra: list[str] | None = None) -> dict:
-        with tempfile.TemporaryDirectory(prefix="edgefer-repeat-") as tmp:
-            out = os.path.join(tmp, "report.json")
-            return runner_report(run_runner_process(
-                ["-m", "edgefer.runner", "bench", path, "--out", out, "--progress", "jsonl",
-                 "--repeat-index", str(index), "--target-json", json.dumps(self.target.summary()),
-                 *settings.to_argv(), *(extra or [])], out, on_event), "benchmark")
+    def runner_path(self, path: str) -> str:
+        return path
 
-
-def run_runner_process(args: list[str], out: str, on_event: EventFn | None = None
-                       ) -> tuple[dict | None, int, list[str], bool]:
-    """This interpreter running `args` (e.g. ["-m", "edgefer.runner", "bench", ...]) as a child
-    process that writes its report to `out`. Ctrl-C/SIGTERM here is passed on as SIGINT, so the
-    runner writes what it measured before it exits. -> (the report or None, exit status, the
-    last stderr lines, whether it was interrupted)."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (_PACKAGE_PARENT, os.environ.get("PYTHONPATH")) if p)}
-    tail: list[str] = []
-    # its own session: a Ctrl-C reaches the runner through us, once, after we decided to stop
-    proc = subprocess.Popen([sys.executable, *args], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, env=env, start_new_session=True)
-    route = route_events(on_event, tail)
-    reader = threading.Thread(
-        target=lambda: [route(raw.decode(errors="replace").rstrip("\r\n")) for raw in proc.stderr], daemon=True)
-    reader.start()
-    interrupted = False
-    try:
-        rc = proc.wait()
-    except KeyboardInterrupt:
-        interrupted = True
-        proc.send_signal(signal.SIGINT)
-        try:
-            rc = proc.wait(timeout=STOP_TIMEOUT_S)
-        except (KeyboardInterrupt, subprocess.TimeoutExpired):
-            proc.kill()
-            rc = proc.wait()
-    reader.join(timeout=5)
-    return _read_json(out), rc, tail, interrupted
-
-
-def runner_report(result: tuple[dict | None, int, list[str], bool], what: str) -> dict:
-    """run_runner_process's result -> the runner's report (marked partial when stopped here).
-    No report: KeyboardInterrupt when it was stopped before measuring, a one-line EdgeferError
-    (exit 2 for the runner's user errors) otherwise."""
-    report, rc, tail, interrupted = result
-    if report is None:
-        if interrupted:
-            raise KeyboardInterrupt
-        if rc == 2:
-            raise EdgeferError(runner_error(tail, rc))
-        raise EdgeferError(f"the {what} runner failed (exit {rc}): {runner_error(tail, rc)}")
-    return mark_interrupted(report, STOPPED) if interrupted else report
+    def run_runner(self, module_args: list[str], step: str, on_event: EventFn | None) -> dict:
+        return run_here(module_args, step, on_event)
 
 
 class DeviceHost(RunnerHost):
@@ -215,11 +137,11 @@ class DeviceHost(RunnerHost):
                 proc.kill()
                 proc.wait()
 
-    def run_repeat(self, path: str, settings: BenchSettings, index: int, on_event: EventFn | None,
-                   extra: list[str] | None = None) -> dict:
-        from edgefer.deploy.remote import run_remote_repeat
+    def runner_path(self, path: str) -> str:
+        return self.deployments[path].artifact
 
-        return run_remote_repeat(self.deployments[path], settings, index, on_event, extra)
+    def run_runner(self, module_args: list[str], step: str, on_event: EventFn | None) -> dict:
+        return run_on_device(self._any(), module_args, step, on_event)
 
 
 def open_host(target: Any, install_deps: bool = False) -> RunnerHost:
@@ -227,16 +149,3 @@ def open_host(target: Any, install_deps: bool = False) -> RunnerHost:
     if target.connection.type == "local" and not target.emulated:
         return LocalHost(target)
     return DeviceHost(target, install_deps)
-
-
-def _read_json(path: str) -> dict | None:
-    try:
-        with open(path) as f:
-            data = json.load(f)
-        return data if isinstance(data, dict) else None
-    except (OSError, ValueError):
-        return None
-
-
-def new_report_name(path: str) -> str:
-    return f"reports/{Path(path).stem}-{uuid.uuid4().hex[:12]}.json"

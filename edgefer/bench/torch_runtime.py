@@ -1,7 +1,9 @@
 """PyTorch eager reference runtime (host only): the same Runtime interface as the device backends.
 
 `edgefer bench NAME --runtime torch` times a zoo model (random init unless a converted
-directory's manifest names weights) so the converted artifacts have an eager baseline.
+directory's manifest names weights) so the converted artifacts have an eager baseline. It runs in
+the same runner process as every benchmark, started as `python -m edgefer.bench.torch_runner`,
+which registers this class as the runtime "torch" (the device runner never names torch).
 """
 
 from __future__ import annotations
@@ -43,6 +45,9 @@ def _model_source(spec: str):
 
 class TorchRuntime(Runtime):
     name = "torch"
+    reads_model_file = False  # the "path" is a zoo model name or a converted directory
+    # nothing preloaded: importing torch has always counted in the eager model's load time and memory
+    libraries = ()
 
     def load(self, path: str, threads: int | None = None, options: dict[str, Any] | None = None) -> None:
         import torch
@@ -75,13 +80,3 @@ class TorchRuntime(Runtime):
         p = profile_model(self.model, shape, name=self.model_name)
         return {"name": self.model_name, "params": p.params_total, "macs": p.macs, "flops": p.flops}
 
-
-def torch_opener(spec: str, threads: int | None, input_shape: list[int] | None):
-    """An opener for run_bench: loads the eager model in the runner process (host only)."""
-
-    def opener() -> TorchRuntime:
-        rt = TorchRuntime()
-        rt.load(spec, threads, {"input_shape": input_shape} if input_shape else None)
-        return rt
-
-    return opener

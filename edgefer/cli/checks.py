@@ -5,9 +5,13 @@ from __future__ import annotations
 from typing import Iterable
 
 from edgefer.errors import EdgeferError
+from edgefer.runner.runtimes import RUNTIMES
+from edgefer.runner.settings import ENERGY_MODES, PRECISIONS
 
-RUNTIME_CHOICES = ("onnxruntime", "onnx", "ort", "litert", "tflite", "tflite_runtime", "ai_edge_litert", "torch")
-PRECISION_CHOICES = ("fp32", "int8", "fp16")
+# the device runtimes' names and aliases, and the host-only eager reference (edgefer.bench.torch_runner)
+RUNTIME_CHOICES = (*RUNTIMES.spellings(), "torch")
+PRECISION_CHOICES = PRECISIONS  # the settings' own list (edgefer.runner.settings), so CLI and runner agree
+ENERGY_CHOICES = ENERGY_MODES
 
 
 def check_choice(option: str, value: str | None, choices: Iterable[str]) -> None:

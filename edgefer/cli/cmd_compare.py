@@ -6,25 +6,9 @@ from typing import Optional
 
 import typer
 
-from edgefer.errors import EdgeferError
+from edgefer.compare.gate import parse_threshold  # the gate's threshold rule, here for the command line
 
-
-def parse_threshold(text: str) -> float:
-    """'5%' -> 0.05, '0.05' -> 0.05; a bare number above 1 is ambiguous and refused."""
-    t = text.strip()
-    try:
-        value = float(t[:-1]) / 100 if t.endswith("%") else float(t)
-    except ValueError:
-        raise EdgeferError(f"--fail-on-regression {text!r} is not a percentage", hint="e.g. 5% or 0.05") from None
-    import math
-
-    if not math.isfinite(value):
-        raise EdgeferError(f"--fail-on-regression {text!r} is not a finite percentage", hint="e.g. 5% or 0.05")
-    if not t.endswith("%") and value > 1:
-        raise EdgeferError(f"--fail-on-regression {text!r} is ambiguous", hint=f"write {t}% or {value / 100:g}")
-    if value < 0:
-        raise EdgeferError(f"--fail-on-regression must not be negative, got {text!r}")
-    return value
+__all__ = ["compare", "parse_threshold", "register"]
 
 
 def compare(
@@ -41,7 +25,8 @@ def compare(
         help="Judge reports with a single repeat on their within-run interval (ignores between-run variance: "
              "expect false alarms). Without it, latency of a 1-repeat report gets no verdict and a gate on it exits 2.",
     ),
-    plot: Optional[str] = typer.Option(None, "--plot", metavar="PNG", help="Write latency CDFs and percentile bars (matplotlib)."),
+    plot: Optional[str] = typer.Option(None, "--plot", metavar="PNG",
+                                       help="Write latency CDFs and percentile bars (matplotlib)."),
     markdown: bool = typer.Option(False, "--markdown", help="Print a Markdown table (for PR comments) instead of a rich table."),
     json_out: Optional[str] = typer.Option(None, "--json", metavar="PATH", help="Also write the comparison as JSON."),
 ) -> None:

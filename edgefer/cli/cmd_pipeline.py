@@ -9,6 +9,10 @@ from typing import Callable, Iterator, Optional
 
 import typer
 
+from edgefer.runner.pipeline.settings import PipelineSettings
+
+DEFAULT = PipelineSettings.default
+
 
 @contextlib.contextmanager
 def _progress(console, frames: int | None, seconds: float | None,
@@ -50,15 +54,17 @@ def pipeline_cmd(
     fps: Optional[float] = typer.Option(None, "--fps", help="Camera-paced: frames arrive at this rate (needs --duration "
                                         "or --frames); drops, late frames and queueing delay are reported."),
     duration: Optional[float] = typer.Option(None, "--duration", help="Run for this many seconds."),
-    warmup: int = typer.Option(3, "--warmup", help="Untimed frames first (in every repeat)."),
+    warmup: int = typer.Option(DEFAULT("warmup"), "--warmup", help="Untimed frames first (in every repeat)."),
     repeat: Optional[int] = typer.Option(None, "--repeat", "-r", help="Runs, each a fresh runner process: the "
                                          "between-run variance `edgefer compare` needs for a verdict (default: the "
                                          "target profile's bench.repeat free-running, 1 camera-paced)."),
     threads: Optional[int] = typer.Option(None, "--threads", help="Runtime intra-op threads (detector and classifier)."),
-    resize: str = typer.Option("auto", "--resize", help="Crop/letterbox resize: auto (OpenCV if installed), numpy, cv2."),
-    nms: str = typer.Option("weighted", "--nms", help="BlazeFace NMS: weighted (MediaPipe) or plain."),
-    crop_margin: float = typer.Option(0.1, "--crop-margin", help="Face crop: square of the box's longest side x (1 + margin)."),
-    energy: str = typer.Option("auto", "--energy", help="auto: the board's meter if readable (power per second in "
+    resize: str = typer.Option(DEFAULT("resize"), "--resize", help="Crop/letterbox resize: auto (OpenCV if "
+        "installed), numpy, cv2."),
+    nms: str = typer.Option(DEFAULT("nms"), "--nms", help="BlazeFace NMS: weighted (MediaPipe) or plain."),
+    crop_margin: float = typer.Option(DEFAULT("crop_margin"), "--crop-margin", help="Face crop: square of "
+        "the box's longest side x (1 + margin)."),
+    energy: str = typer.Option(DEFAULT("energy"), "--energy", help="auto: the board's meter if readable (power per second in "
                                "the timeline); none."),
     lock_timeout: Optional[float] = typer.Option(None, "--lock-timeout", help="Seconds to wait when a bench or "
                                                  "another pipeline holds the board (default: the profile's)."),
@@ -90,11 +96,11 @@ def pipeline_cmd(
 
     bar_frames = frames if frames is not None else (None if duration is not None else DEFAULT_FRAMES)
     with _progress(err, bar_frames, duration, enabled=not as_json and sys.stderr.isatty()) as on_progress:
-        report = run_pipeline(classifier, detector, source, target=target, fmt=fmt, precision=precision,
-                              frames=frames, fps=fps, duration_s=duration, warmup=warmup, threads=threads,
-                              resize=resize, nms=nms, crop_margin=crop_margin, energy=energy, label=label, out=out,
-                              plot=plot, repeat=repeat, lock_timeout_s=lock_timeout, on_wait=on_wait,
-                              on_progress=on_progress)
+        settings = PipelineSettings(frames=frames, fps=fps, duration_s=duration, warmup=warmup, threads=threads,
+                                    resize=resize, nms=nms, crop_margin=crop_margin, energy=energy)
+        report = run_pipeline(classifier, detector, source, settings, target=target, fmt=fmt, precision=precision,
+                              label=label, out=out, plot=plot, repeat=repeat, lock_timeout_s=lock_timeout,
+                              on_wait=on_wait, on_progress=on_progress)
     if as_json:
         typer.echo(json.dumps(report, indent=1))
     else:

@@ -8,15 +8,23 @@ import typer
 
 
 def study(
-    spec: str = typer.Argument(..., help="STUDY.yaml: models, formats/precisions, data, targets (profiles or labgrid places), bench settings, out."),
-    out: Optional[str] = typer.Option(None, "--out", "-o", help="Output directory (default: the spec's `out`). Also the cache: rerunning resumes."),
-    no_cache: bool = typer.Option(False, "--no-cache", help="Measure every cell again, even those already measured with the same settings."),
-    plot: bool = typer.Option(True, "--plot/--no-plot", help="Write latency_vs_macs.png and latency_bars.png (needs matplotlib)."),
-    concurrent: Optional[bool] = typer.Option(None, "--concurrent/--serial", help="Different boards at the same time (default: the spec's bench.concurrent) or one after another."),
+    spec: str = typer.Argument(..., help="STUDY.yaml: models, formats/precisions, data, targets (profiles "
+        "or labgrid places), bench settings, out."),
+    out: Optional[str] = typer.Option(None, "--out", "-o", help="Output directory (default: the spec's "
+        "`out`). Also the cache: rerunning resumes."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Measure every cell again, even those already "
+        "measured with the same settings."),
+    plot: bool = typer.Option(True, "--plot/--no-plot", help="Write latency_vs_macs.png and "
+        "latency_bars.png (needs matplotlib)."),
+    concurrent: Optional[bool] = typer.Option(None, "--concurrent/--serial", help="Different boards at the "
+        "same time (default: the spec's bench.concurrent) or one after another."),
 ) -> None:
-    """Run a study: convert each model once, bench every cell on every target (one worker per board, repeats interleaved), write table.tex/.md/.csv, results.json and plots.
+    """Run a study: convert each model once, bench every cell on every target (one worker per board,
+    repeats interleaved), write table.tex/.md/.csv, results.json and plots.
 
-    Exit 0: every cell measured. Exit 1: some cells failed (kept with their error; the others are in the tables). Exit 2: bad input, or the study stopped (place held past its timeout, coordinator unreachable, disk full) after writing the finished cells.
+    Exit 0: every cell measured. Exit 1: some cells failed (kept with their error; the others are in the
+    tables). Exit 2: bad input, or the study stopped (place held past its timeout, coordinator
+    unreachable, disk full) after writing the finished cells.
     """
     import sys
 

@@ -18,7 +18,7 @@ def list_cmd(
     labgrid: str = typer.Option(None, "--labgrid", metavar="ADDRESS",
                                 help="List the places of this labgrid coordinator (HOST[:PORT]) instead: tags, holder, board."),
 ) -> None:
-    """List the built-in target profiles: name, board, arch, CPU, connection."""
+    """List the target profiles (user folders and built-in): name, board, arch, CPU, connection, origin."""
     if labgrid is not None:
         from edgefer.cli.lab_places import print_places
 
@@ -26,19 +26,21 @@ def list_cmd(
     from rich.console import Console
     from rich.table import Table
 
-    from edgefer.targets import list_targets, load_target
+    from edgefer.targets import find_profiles, load_target, profile_origin
 
-    targets = [load_target(name) for name in list_targets()]
+    targets = [load_target(path) for _, path in sorted(find_profiles().items())]
     if as_json:
-        typer.echo(json.dumps([{**t.summary(), "cpu": t.cpu.model, "emulated": t.emulated} for t in targets], indent=2))
+        typer.echo(json.dumps([{**t.summary(), "cpu": t.cpu.model, "emulated": t.emulated,
+                                "from": profile_origin(t.path), "file": t.path} for t in targets], indent=2))
         return
-    table = Table(title="edgefer targets (targets/*.yaml)")
+    table = Table(title="edgefer targets (user folders, then built-in; docs/targets.md)")
     table.add_column("name", no_wrap=True)
-    for col in ("arch", "cpu", "int8", "via", "energy"):
+    for col in ("arch", "cpu", "int8", "via", "energy", "from"):
         table.add_column(col)
     for t in targets:
         cpu = f"{t.cpu.model}{' [emulated]' if t.emulated else ''}"
-        table.add_row(t.name, t.arch, cpu, t.int8_activation_type(), t.transport, t.energy.type)
+        origin = profile_origin(t.path)
+        table.add_row(t.name, t.arch, cpu, t.int8_activation_type(), t.transport, t.energy.type, origin)
     Console().print(table)
 
 

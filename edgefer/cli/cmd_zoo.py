@@ -23,13 +23,12 @@ def models(
     as_json: bool = typer.Option(False, "--json", help="Print the zoo as JSON instead of a table."),
 ) -> None:
     """List the model zoo: name, paper, default input and parameter count."""
+    import torch
     from rich.console import Console
     from rich.table import Table
 
-    import torch
-
-    from edgefer.zoo.profile import count_params
     from edgefer.zoo import create_model, get_entry, list_models
+    from edgefer.zoo.profile import count_params
 
     rows = []
     for name in list_models():

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from edgefer.compare.gate import excess
+from edgefer.compare.metrics import METRICS, MetricComparison
+
 KEY = "instructions"
-METRIC = ("instructions /inference", "insn", True, 0)  # the compare.METRICS row: name, unit, lower is better, digits
+METRIC = METRICS[KEY]  # name, unit, lower is better, digits
 # Facts that must match for two counts to be like for like.
 _SAME = (("cpu_view", "CPU view"), ("mode", "counting mode"), ("qemu", "QEMU version"), ("batch_size", "batch size"))
 
@@ -22,8 +25,6 @@ def per_inference(rep: dict[str, Any]) -> float | None:
 
 def add_instruction_counts(cmp: Any, reps: list[dict[str, Any]], baseline: int) -> None:
     """Add the instruction-count row (values, ratios, verdicts, warnings, regressions) to a Comparison."""
-    from edgefer.compare.reports import MetricComparison
-
     counts = [per_inference(r) for r in reps]
     if not any(c is not None for c in counts):
         return
@@ -43,7 +44,7 @@ def add_instruction_counts(cmp: Any, reps: list[dict[str, Any]], baseline: int) 
             m.worse = m.ratio > 1
             m.note = "exact count: ratio without a confidence interval"
             cmp.warnings += _unlike(reps[baseline], rep, bsum.label, osum.label)
-            if cmp.threshold is not None and m.ratio - 1 > cmp.threshold:
+            if cmp.regressed(excess(m.ratio)):  # an exact count: judged on its ratio
                 cmp.regressions.append(f"{osum.label} {METRIC[0]} more by {m.ratio - 1:.2%} "
                                        f"(x{m.ratio:.4f} vs {bsum.label}, exact count)")
         cmp.metrics.setdefault(osum.label, []).append(m)

@@ -10,7 +10,7 @@ one repeat has no between-run estimate: its rows get no verdict and a gate on it
 
 Verdict per stage: faster / slower when the interval excludes 1, else "no significant change".
 With a threshold, end-to-end (and, in paced runs, arrival-to-result) p50 worse by more than the
-threshold even at the interval's favourable end is a regression (exit 1 through GateFailed).
+threshold even at the interval's favourable end is a regression (edgefer.compare.gate: exit 1).
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from edgefer.errors import EdgeferError, GateFailed
+from edgefer.compare.gate import Gated, check_threshold, excess
+from edgefer.errors import EdgeferError
 from edgefer.pipeline.repeats import frames_by_repeat
 from edgefer.report.pipeline import STAGES, PipelineReport, read_json, validate_pipeline_report
 
@@ -49,7 +50,7 @@ class StageComparison:
 
 
 @dataclass
-class PipelineComparison:
+class PipelineComparison(Gated):
     baseline: str
     labels: list[str]
     stages: dict[str, list[StageComparison]]  # label -> rows (baseline absent)
@@ -58,21 +59,12 @@ class PipelineComparison:
     threshold: float | None = None
     regressions: list[str] = field(default_factory=list)
     undecided: list[str] = field(default_factory=list)  # gated rows without a verdict (one repeat)
+    UNDECIDED = ("not enough repeats to judge the pipeline",
+                 "run edgefer pipeline with --repeat >= 2 (the default when free-running), "
+                 "or pass --within-run to judge on within-run variance only")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": "edgefer.compare.pipeline", **asdict(self)}
-
-    def check_gate(self) -> None:
-        """GateFailed (exit 1) on a regression; EdgeferError (exit 2) when a gated row could not be
-        judged: a gate must not pass silently."""
-        if self.threshold is None:
-            return
-        if self.regressions:
-            raise GateFailed(f"regression beyond {self.threshold:.1%}: " + "; ".join(self.regressions))
-        if self.undecided:
-            raise EdgeferError("not enough repeats to judge the pipeline: " + "; ".join(self.undecided),
-                               hint="run edgefer pipeline with --repeat >= 2 (the default when free-running), or "
-                                    "pass --within-run to judge on within-run variance only")
+        return {"kind": "edgefer.pipeline.compare", **asdict(self)}
 
     def _cells(self, row: StageComparison) -> list[str]:
         def f(v: float | None) -> str:
@@ -235,10 +227,11 @@ def compare_pipeline_reports(items: list[str | dict], baseline: str | None = Non
     """Compare pipeline reports (paths or dicts) stage by stage against a baseline (default: the first)."""
     if len(items) < 2:
         raise EdgeferError("compare needs at least two reports")
+    check_threshold(threshold)
     reps, labels = [], []
     for k, item in enumerate(items):
         data = read_json(item) if not isinstance(item, dict) else item
-        if data.get("kind") != "edgefer.report.pipeline":
+        if data.get("kind") != "edgefer.pipeline.report":
             raise EdgeferError(f"cannot compare a pipeline report with a {data.get('kind') or 'non-edgefer'} report "
                                f"({item if not isinstance(item, dict) else f'report {k + 1}'})")
         rep = validate_pipeline_report(data, f"pipeline report {item if not isinstance(item, dict) else k + 1}")
@@ -264,7 +257,9 @@ def compare_pipeline_reports(items: list[str | dict], baseline: str | None = Non
         cmp.warnings += _warnings(base, r, bl, label)
         if threshold is not None:
             for row in rows:
-                if row.stage in GATED and row.ci_low is not None and row.ci_low > 1 + threshold:
+                # a row without an interval has no verdict to gate on
+                worse_by = excess(row.ratio, row.ci_low, row.ci_high) if row.ci_low is not None else None
+                if row.stage in GATED and cmp.regressed(worse_by):
                     cmp.regressions.append(f"{label} {row.stage} p50 x{row.ratio:.3f} (CI low {row.ci_low:.3f})")
                 elif row.stage in GATED and row.undecided:
                     cmp.undecided.append(f"{label} {row.stage}: {row.verdict}")
@@ -287,7 +282,7 @@ def compare_if_pipeline(items: list[str], baseline: str | None, threshold: float
             kind = json.load(f).get("kind")
     except (OSError, ValueError, AttributeError):
         return False
-    if kind != "edgefer.report.pipeline":
+    if kind != "edgefer.pipeline.report":
         return False
     if plot:
         raise EdgeferError("--plot is for bench reports; a pipeline run draws its timeline with `edgefer pipeline --plot`")

@@ -8,7 +8,8 @@ Latency is compared per sample (ms per batch / batch size), repeat by repeat. A 
 (p90, p99, mean) is the mean over its repeats of each repeat's p50; its standard error comes from a
 two-level bootstrap: resample repeats, then samples within each (edgefer/runner/hierarchical.py,
 after Kalibera & Jones, ISMM 2013), the two reports independently; the ratio's 95% interval
-combines both on the log scale with Student's t (Welch degrees of freedom over the repeats). So the between-run variance, which dominates on real machines, is in every interval.
+combines both on the log scale with Student's t (Welch degrees of freedom over the repeats). So the
+between-run variance, which dominates on real machines, is in every interval.
 - "faster"/"slower" only when the ratio's interval excludes 1;
 - the gate (`threshold`) fails only when the slowdown's lower bound exceeds the threshold:
   significantly worse *by more than* T;
@@ -29,7 +30,11 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from edgefer.errors import EdgeferError, GateFailed
+from edgefer.compare.gate import Gated, check_threshold
+from edgefer.compare.instructions import add_instruction_counts
+from edgefer.compare.like_for_like import environment_warnings, workload_warnings
+from edgefer.compare.metrics import METRICS, MetricComparison, ReportSummary, format_p, regression_excess
+from edgefer.errors import EdgeferError
 
 CONFIDENCE = 0.95
 MIN_SAMPLES = 5  # below this no test is run: the verdict says so
@@ -37,41 +42,7 @@ _SEED = 20261121  # fixed: the same reports always give the same intervals
 
 
 @dataclass
-class MetricComparison:
-    """One metric of one report against the baseline."""
-
-    metric: str
-    unit: str
-    baseline: float | None
-    value: float | None
-    ratio: float | None  # value / baseline
-    ci_low: float | None = None  # confidence interval of the ratio
-    ci_high: float | None = None
-    p_value: float | None = None
-    verdict: str = "n/a"  # faster/slower, better/worse, lower/higher, no significant change, n/a (why)
-    worse: bool = False  # significantly worse than the baseline
-    note: str | None = None
-    method: str | None = None  # how the interval was made: "repeats" or "within-run only (...)"
-    undecided: bool = False  # no verdict possible (too few repeats or samples)
-
-
-@dataclass
-class ReportSummary:
-    label: str
-    path: str | None
-    model: str | None
-    artifact: str | None  # "onnx fp32"
-    emulated: bool | None
-    batch_size: int
-    n_samples: int
-    values: dict[str, float | None]  # metric -> value (see METRICS)
-    energy_status: str | None
-    energy_reason: str | None
-    repeats: int = 1
-
-
-@dataclass
-class Comparison:
+class Comparison(Gated):
     baseline: str
     reports: list[ReportSummary]
     # label -> the metric comparisons of that report vs the baseline (baseline itself absent)
@@ -81,24 +52,14 @@ class Comparison:
     regressions: list[str] = field(default_factory=list)
     undecided: list[str] = field(default_factory=list)  # latency pairs with too few repeats to judge
     samples_ms: dict[str, list[float]] = field(default_factory=dict, repr=False)  # per sample, for plots
+    UNDECIDED = ("not enough repeats to judge latency", "bench with --repeat >= 2 (the default), "
+                 "or pass --within-run to judge on within-run variance only")
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d.pop("samples_ms")
-        d["kind"] = "edgefer.compare.reports"
+        d["kind"] = "edgefer.compare"
         return d
-
-    def check_gate(self) -> None:
-        """Raise GateFailed when a threshold was given and something regressed beyond it; an
-        EdgeferError (exit 2) when latency could not be judged: a gate must not pass silently."""
-        if self.threshold is None:
-            return
-        if self.regressions:
-            raise GateFailed(f"regression beyond {self.threshold:.1%}: " + "; ".join(self.regressions))
-        if self.undecided:
-            raise EdgeferError("not enough repeats to judge latency: " + "; ".join(self.undecided),
-                               hint="bench with --repeat >= 2 (the default), or pass --within-run to judge "
-                                    "on within-run variance only")
 
     def table(self):
         from rich.markup import escape
@@ -157,24 +118,6 @@ class Comparison:
         elif rich and m.verdict in ("faster", "better", "lower", "smaller"):
             text = f"[green]{text}[/green]"
         return text
-
-
-# metric key -> (display name, unit, lower is better, digits)
-METRICS: dict[str, tuple[str, str, bool, int]] = {
-    "p50_ms": ("latency p50 /sample", "ms", True, 3),
-    "p90_ms": ("latency p90 /sample", "ms", True, 3),
-    "p99_ms": ("latency p99 /sample", "ms", True, 3),
-    "throughput_sps": ("throughput", "samples/s", False, 1),
-    "peak_rss_mb": ("peak RSS", "MB", True, 1),
-    "energy_j": ("energy /inference", "J", True, 4),
-    "size_mb": ("artifact size", "MB", True, 3),
-    "instructions": ("instructions /inference", "insn", True, 0),  # emulated board only (compare_instructions)
-}
-
-
-def format_p(p: float) -> str:
-    """A p-value for humans: scipy returns exactly 0 when it underflows double precision."""
-    return "p<1e-300" if p == 0 else f"p={p:.2g}"
 
 
 def _load(item: str | Path | dict) -> tuple[dict, str | None]:
@@ -312,17 +255,6 @@ def _latency_metrics(bg: list[np.ndarray], og: list[np.ndarray], b: ReportSummar
     return out
 
 
-def regression_excess(m: MetricComparison) -> float | None:
-    """How much worse than the baseline the metric is *at least* (the interval's favourable end),
-    as a fraction; exact metrics use their ratio."""
-    lower_is_better = METRICS[m.metric][2]
-    if m.ratio is None:
-        return None
-    if m.ci_low is not None and m.ci_high is not None:
-        return (m.ci_low - 1) if lower_is_better else (1 - m.ci_high)
-    return (m.ratio - 1) if lower_is_better else (1 - m.ratio)
-
-
 def _energy_metric(brep: dict, orep: dict, b: ReportSummary, o: ReportSummary) -> MetricComparison:
     m = MetricComparison("energy_j", "J", b.values["energy_j"], o.values["energy_j"], None)
     if m.baseline is None or m.value is None:
@@ -357,38 +289,6 @@ def _exact_metric(key: str, unit: str, b: ReportSummary, o: ReportSummary, judge
     return m
 
 
-def environment_warnings(base: dict, other: dict, bl: str, ol: str) -> list[str]:
-    """Differences that make the two measurements not like for like."""
-    w = []
-    be, oe = base.get("environment") or {}, other.get("environment") or {}
-    br, orr = base.get("runtime") or {}, other.get("runtime") or {}
-    bs, os_ = base.get("settings") or {}, other.get("settings") or {}
-
-    def differs(what: str, a, b) -> None:
-        if a != b:
-            w.append(f"{ol} vs {bl}: {what} differs ({b!r} vs {a!r})")
-
-    if bool(be.get("emulated")) != bool(oe.get("emulated")):
-        kind = lambda e: f"emulated ({e.get('emulator') or 'emulator'})" if e.get("emulated") else "native"  # noqa: E731
-        w.append(f"{ol} vs {bl}: {kind(oe)} vs {kind(be)}: emulated timings say nothing about real hardware speed")
-    differs("CPU model", be.get("cpu_model"), oe.get("cpu_model"))
-    differs("machine", be.get("machine"), oe.get("machine"))
-    differs("runtime", br.get("name"), orr.get("name"))
-    if br.get("name") == orr.get("name"):
-        differs("runtime version", br.get("version"), orr.get("version"))
-    differs("runtime versions", be.get("runtime_versions"), oe.get("runtime_versions"))
-    differs("threads", bs.get("threads", br.get("threads")), os_.get("threads", orr.get("threads")))
-    differs("batch size", bs.get("batch_size"), os_.get("batch_size"))
-    differs("governor", be.get("governor"), oe.get("governor"))
-    for lab, rep in ((bl, base), (ol, other)):
-        if rep.get("partial"):
-            w.append(f"{lab} is a partial report ({rep.get('partial_reason') or 'interrupted'})")
-        thr = (rep.get("environment") or {}).get("throttling")
-        if isinstance(thr, dict) and any(bool(v) for v in thr.values() if isinstance(v, bool)):
-            w.append(f"{lab}: throttling was reported during the run ({thr})")
-    return w
-
-
 def _pick_baseline(baseline: str | int | None, labels: list[str], paths: list[str | None]) -> int:
     if baseline is None:
         return 0
@@ -419,8 +319,7 @@ def compare_reports(
     loaded = [_load(r) for r in reports]
     if len(loaded) < 2:
         raise EdgeferError("compare needs at least two reports")
-    if threshold is not None and not 0 <= threshold < 10:
-        raise EdgeferError(f"--fail-on-regression must be a fraction like 5% or 0.05, got {threshold}")
+    check_threshold(threshold)
     labels = _labels(loaded)
     paths = [p for _, p in loaded]
     bi = _pick_baseline(baseline, labels, paths)
@@ -450,30 +349,11 @@ def compare_reports(
             for m in rows:
                 if m.undecided and m.metric == "p50_ms":
                     cmp.undecided.append(f"{osum.label} vs {bsum.label}: {m.verdict[5:-1]}")
-                if not m.worse:
-                    continue
                 excess = regression_excess(m)
-                if excess is not None and excess > threshold:
+                if m.worse and cmp.regressed(excess):
                     at_least = "at least " if m.ci_low is not None else ""
                     cmp.regressions.append(f"{osum.label} {METRICS[m.metric][0]} {m.verdict} by {at_least}{excess:.1%} "
                                            f"(x{m.ratio:.3f} vs {bsum.label})")
-    from edgefer.compare.instructions import add_instruction_counts
-
     add_instruction_counts(cmp, [rep for rep, _ in loaded], bi)  # exact counts: ratio and gate, no CI
     cmp.warnings = list(dict.fromkeys(cmp.warnings))
     return cmp
-
-
-def workload_warnings(base: dict, other: dict, bl: str, ol: str) -> list[str]:
-    """Reports of different models or inputs: the ratio then compares different work."""
-    w = []
-    bm, om = (base.get("model") or {}).get("name"), (other.get("model") or {}).get("name")
-    if bm and om and bm != om:
-        w.append(f"{ol} vs {bl}: different models ({om} vs {bm})")
-    shapes = lambda r: [i.get("shape") for i in ((r.get("runtime") or {}).get("inputs") or [])]  # noqa: E731
-    if shapes(base) and shapes(other) and shapes(base) != shapes(other):
-        w.append(f"{ol} vs {bl}: different inputs ({shapes(other)} vs {shapes(base)})")
-    bsi, osi = (base.get("settings") or {}).get("input_shape"), (other.get("settings") or {}).get("input_shape")
-    if bsi != osi:
-        w.append(f"{ol} vs {bl}: different --input-shape ({osi} vs {bsi})")
-    return w

@@ -89,7 +89,8 @@ def convert_onnx_fp16(fp32_path: Path, path: Path, keep_io_types: bool = True) -
         try:
             fp16 = float16.convert_float_to_float16(model, keep_io_types=keep_io_types, op_block_list=block)
         except Exception as exc:  # the converter raises plain Exceptions / ValueErrors
-            raise EdgeferError(f"onnxconverter-common could not convert {fp32_path.name} to fp16: {first_line(exc, 300)}") from None
+            raise EdgeferError(f"onnxconverter-common could not convert {fp32_path.name} to fp16: "
+                f"{first_line(exc, 300)}") from None
     try:
         onnx.checker.check_model(fp16, full_check=True)
     except Exception as exc:

@@ -137,6 +137,94 @@ def _class_names(given: list[str] | None, default: list[str] | None, num_classes
     return [f"class_{i}" for i in range(num_classes or 0)]
 
 
+def _check_model_options(model, module, input_size, channels, class_names) -> None:
+    if bool(model) == bool(module):
+        raise EdgeferError("give exactly one of a zoo MODEL name or --module pkg.file:factory")
+    if channels is not None and channels not in (1, 3):
+        raise EdgeferError(f"--channels must be 1 (grayscale) or 3 (RGB), got {channels}")
+    if input_size is not None and (len(input_size) != 2 or any(not 8 <= int(v) <= 4096 for v in input_size)):
+        raise EdgeferError(f"--input-size must be two sizes between 8 and 4096 pixels, got {list(input_size)}")
+    if class_names is not None and (not class_names or any(not str(n).strip() for n in class_names)):
+        raise EdgeferError("--class-names must be a comma-separated list of non-empty names")
+
+
+@dataclass
+class _Built:
+    """A model built from its source, before weights and the output check."""
+
+    net: Any
+    name: str
+    spec: InputSpec
+    source: dict
+    default_names: list[str] | None  # None: FER7 names if 7 logits, else class_0..
+
+
+def _build_module_model(module: str, module_args: dict, input_size, channels, color, mean, std) -> _Built:
+    from edgefer.zoo.registry import IMAGENET_MEAN, IMAGENET_STD
+
+    if input_size is None or channels is None:
+        raise EdgeferError("--module needs --input-size H W and --channels C")
+    net = _build_user_model(module, module_args)
+    gray = channels == 1
+    spec = InputSpec(
+        tuple(input_size),
+        channels,
+        color or ("grayscale" if gray else "rgb"),
+        tuple(mean or ((0.5,) if gray else IMAGENET_MEAN)),
+        tuple(std or ((0.5,) if gray else IMAGENET_STD)),
+    )
+    source = {"type": "module", "module": module, "args": module_args}
+    return _Built(net, module.rpartition(":")[2], spec, source, None)
+
+
+def _build_zoo_model(model: str, module_args: dict, input_size, channels, color, mean, std) -> _Built:
+    from edgefer.zoo import create_model, get_entry
+
+    entry = get_entry(model)
+    base = InputSpec.from_entry(entry)
+    c = channels or base.channels
+    spec = InputSpec(
+        tuple(input_size or base.input_size),
+        c,
+        color or (base.color if c == base.channels else ("grayscale" if c == 1 else "rgb")),
+        tuple(mean or (base.mean if c == base.channels else (0.5,) * c)),
+        tuple(std or (base.std if c == base.channels else (0.5,) * c)),
+        base.resize,
+    )
+    default_names = list(entry.class_names)
+    # module_args are the zoo model's keyword arguments here (e.g. head="imagenet"). The zoo entry
+    # (or an explicit num_classes argument) fixes the classifier width: class names that disagree
+    # with it are a mistake, not a request for another head (that would silently build a
+    # different, untrained model)
+    zoo_kwargs = dict(module_args)
+    n = zoo_kwargs.pop("num_classes", len(default_names))
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 100_000:
+        raise EdgeferError(f"num_classes must be an integer between 1 and 100000, got {n!r}")
+    if n != len(default_names):
+        default_names = None  # another width: names come from --class-names or class_0..
+    net = create_model(model, num_classes=n, in_chans=c, **zoo_kwargs)
+    source = {"type": "zoo", "name": model, "paper": entry.paper}
+    if module_args:
+        source["args"] = module_args
+    return _Built(net, model, spec, source, default_names)
+
+
+def _count_logits(net, name: str, spec: InputSpec) -> int:
+    """Run the model once on zeros: the classifier width decides how many classes there are."""
+    import torch
+
+    with torch.no_grad():
+        try:
+            out = net(torch.zeros(spec.shape(1)))
+        except Exception as exc:
+            first = first_line(exc)
+            raise EdgeferError(f"{name} cannot run on input {list(spec.shape(1))}: {first[:200]}") from None
+    if not isinstance(out, torch.Tensor) or out.ndim != 2:
+        got = getattr(out, "shape", type(out).__name__)
+        raise EdgeferError(f"{name} must return one (batch, classes) logits tensor, got {got}")
+    return int(out.shape[1])
+
+
 def resolve_model(
     *,
     model: str | None = None,
@@ -151,76 +239,20 @@ def resolve_model(
     std: tuple[float, ...] | None = None,
 ) -> ModelSource:
     """Build the model (zoo or user module), load weights, and settle the input spec."""
-    import torch
+    from edgefer.zoo.registry import FER7_CLASSES
 
-    from edgefer.zoo.registry import FER7_CLASSES, IMAGENET_MEAN, IMAGENET_STD
-
-    if bool(model) == bool(module):
-        raise EdgeferError("give exactly one of a zoo MODEL name or --module pkg.file:factory")
-    if channels is not None and channels not in (1, 3):
-        raise EdgeferError(f"--channels must be 1 (grayscale) or 3 (RGB), got {channels}")
-    if input_size is not None and (len(input_size) != 2 or any(int(v) < 8 or int(v) > 4096 for v in input_size)):
-        raise EdgeferError(f"--input-size must be two sizes between 8 and 4096 pixels, got {list(input_size)}")
-    if class_names is not None and (not class_names or any(not str(n).strip() for n in class_names)):
-        raise EdgeferError("--class-names must be a comma-separated list of non-empty names")
+    _check_model_options(model, module, input_size, channels, class_names)
     if module:
-        if input_size is None or channels is None:
-            raise EdgeferError("--module needs --input-size H W and --channels C")
-        net = _build_user_model(module, module_args or {})
-        name = module.rpartition(":")[2]
-        gray = channels == 1
-        spec = InputSpec(
-            tuple(input_size),
-            channels,
-            color or ("grayscale" if gray else "rgb"),
-            tuple(mean or ((0.5,) if gray else IMAGENET_MEAN)),
-            tuple(std or ((0.5,) if gray else IMAGENET_STD)),
-        )
-        source = {"type": "module", "module": module, "args": module_args or {}}
-        default_names = None
+        built = _build_module_model(module, module_args or {}, input_size, channels, color, mean, std)
     else:
-        from edgefer.zoo import create_model, get_entry
-
-        entry = get_entry(model)
-        base = InputSpec.from_entry(entry)
-        c = channels or base.channels
-        spec = InputSpec(
-            tuple(input_size or base.input_size),
-            c,
-            color or (base.color if c == base.channels else ("grayscale" if c == 1 else "rgb")),
-            tuple(mean or (base.mean if c == base.channels else (0.5,) * c)),
-            tuple(std or (base.std if c == base.channels else (0.5,) * c)),
-            base.resize,
-        )
-        default_names = list(entry.class_names)
-        # module_args are the zoo model's keyword arguments here (e.g. head="imagenet"). The zoo entry
-        # (or an explicit num_classes argument) fixes the classifier width: class names that disagree
-        # with it are a mistake, not a request for another head (that would silently build a
-        # different, untrained model)
-        zoo_kwargs = dict(module_args or {})
-        n = zoo_kwargs.pop("num_classes", len(default_names))
-        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 100_000:
-            raise EdgeferError(f"num_classes must be an integer between 1 and 100000, got {n!r}")
-        if n != len(default_names):
-            default_names = None  # another width: names come from --class-names or class_0..
-        net = create_model(model, num_classes=n, in_chans=c, **zoo_kwargs)
-        name = model
-        source = {"type": "zoo", "name": model, "paper": entry.paper, **({"args": module_args} if module_args else {})}
-    net.eval()
-    wrec = load_weights(net, Path(weights)) if weights else None
-    # the classifier width decides how many classes there are; names must match it
-    with torch.no_grad():
-        try:
-            out = net(torch.zeros(spec.shape(1)))
-        except Exception as exc:
-            first = first_line(exc)
-            raise EdgeferError(f"{name} cannot run on input {list(spec.shape(1))}: {first[:200]}") from None
-    if not isinstance(out, torch.Tensor) or out.ndim != 2:
-        raise EdgeferError(f"{name} must return one (batch, classes) logits tensor, got {getattr(out, 'shape', type(out).__name__)}")
-    n_out = int(out.shape[1])
+        built = _build_zoo_model(model, module_args or {}, input_size, channels, color, mean, std)
+    built.net.eval()
+    wrec = load_weights(built.net, Path(weights)) if weights else None
+    n_out = _count_logits(built.net, built.name, built.spec)
+    default_names = built.default_names
     if default_names is None and n_out == len(FER7_CLASSES):
         default_names = list(FER7_CLASSES)
     names = _class_names(class_names, default_names, n_out)
     if len(names) != n_out:
         raise EdgeferError(f"{len(names)} class names given but the model outputs {n_out} logits")
-    return ModelSource(net, name, source, spec, names, wrec)
+    return ModelSource(built.net, built.name, built.source, built.spec, names, wrec)

@@ -34,7 +34,7 @@ from torch import nn
 from edgefer.convert.quiet import quiet_libraries
 from edgefer.errors import EdgeferError, first_line
 from edgefer.runner.files import write_atomic
-from edgefer.runner.runtimes.litert import tflite_layout
+from edgefer.runner.runtimes.tflite_tensors import tflite_layout
 
 INPUT_NAME = "image_nhwc"
 _INSTALL_HINT = 'pip install "edgefer[tflite]"'

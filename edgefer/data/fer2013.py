@@ -11,7 +11,6 @@ from edgefer.data.dataset import Dataset
 from edgefer.errors import EdgeferError
 
 SIDE = 48
-SPLITS = ("Training", "PublicTest", "PrivateTest")
 
 
 def load_fer2013_csv(path: Path, spec, num_classes: int, split: str | None) -> Dataset:

@@ -35,7 +35,8 @@ def load_npy(path: Path, spec, num_classes: int) -> Dataset:
             return spec.preprocess([x[i] for i in indices])
     elif x.dtype.kind == "f" and x.ndim == 4:
         if tuple(x.shape[1:]) != spec.shape()[1:]:
-            raise EdgeferError(f"{path}: float arrays must be preprocessed NCHW {list(spec.shape()[1:])}, got {list(x.shape[1:])}")
+            raise EdgeferError(f"{path}: float arrays must be preprocessed NCHW {list(spec.shape()[1:])}, "
+                f"got {list(x.shape[1:])}")
 
         def decode(indices: np.ndarray) -> np.ndarray:
             return x[indices].astype(np.float32)

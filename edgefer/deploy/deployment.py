@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edgefer.deploy.payload import artifact_files, runner_files
-from edgefer.runner.files import sha256_file
-from edgefer.deploy.transport import Transport
+from edgefer.deploy.transport import TRANSPORTS, Transport
 from edgefer.errors import EdgeferError
+from edgefer.runner.files import sha256_file
 from edgefer.targets import Target, load_target
 
 # pip names of what the runner needs on the device, by artifact format
@@ -55,13 +55,7 @@ def open_transport(target: Target) -> Transport:
     if kind == "labgrid":  # a place must be held first: edgefer.lab.leased_target gives its SSH target
         raise EdgeferError(f"target {target.name} is a labgrid place: run it with `edgefer study` or `edgefer bench`, "
                            "which acquire and release the place")
-    if kind == "ssh":
-        from edgefer.deploy.ssh import SSHTransport as cls
-    elif kind == "adb":
-        from edgefer.deploy.adb import ADBTransport as cls
-    else:
-        from edgefer.deploy.local import LocalTransport as cls
-    return cls(target)
+    return TRANSPORTS.create(kind, target)
 
 
 def _remote_hashes(transport: Transport, workdir: str, rels: list[str], step: str) -> dict[str, str]:

@@ -11,36 +11,9 @@ from pathlib import Path
 import numpy as np
 
 from edgefer.deploy.deployment import Deployment, deploy
+from edgefer.deploy.runner_process import run_on_device
 from edgefer.deploy.shell import join_path
-from edgefer.errors import EdgeferError
 from edgefer.targets import Target, load_target
-
-
-def _fetch_json(dep: Deployment, rel: str, step: str) -> dict | None:
-    with tempfile.TemporaryDirectory() as tmp:
-        local = Path(tmp) / "report.json"
-        if not dep.transport.get_file(dep.transport.resolve(join_path(dep.workdir, rel)), local, step=step):
-            return None
-        try:
-            return json.loads(local.read_text())
-        except ValueError:
-            return None  # a report cut short while being written is no report
-
-
-def runner_event_router(on_progress: Callable[[dict], None] | None) -> Callable[[str], None]:
-    """stderr lines that are runner JSON events go to on_progress; the rest stay as context."""
-
-    def route(line: str) -> None:
-        if on_progress is None or not line.startswith("{"):
-            return
-        try:
-            event = json.loads(line)
-        except ValueError:
-            return
-        if isinstance(event, dict) and "event" in event:
-            on_progress(event)
-
-    return route
 
 
 def bench_remote(
@@ -57,64 +30,18 @@ def bench_remote(
     return run_runner_bench(dep, runner_args, on_progress)
 
 
-def run_remote_repeat(dep: Deployment, settings, index: int, on_progress: Callable[[dict], None] | None,
-                      extra: list[str] | None = None) -> dict:
-    """One repeat (a fresh runner process on the device) with these BenchSettings (+ extra flags)."""
-    return run_runner_bench(dep, ["--repeat-index", str(index), *settings.to_argv(), *(extra or [])], on_progress)
-
-
 def run_runner_bench(dep: Deployment, runner_args: list[str], on_progress: Callable[[dict], None] | None) -> dict:
-    """Run the runner's bench on a deployed device and fetch its report.
+    """Run the runner's bench on a deployed device and fetch its report, by the protocol of
+    edgefer.deploy.runner_process (--out, --pid-file, --progress added; --target-json unless given).
 
-    --out, --progress, --pid-file and --target-json are added here. A failed run whose report
-    exists on the device (partial: interrupted, crashed, disconnected) returns that report with
-    partial=True and partial_reason saying what happened; a failed run without one raises
-    EdgeferError. Ctrl-C/SIGTERM on the host stops the runner on the device through its pid
-    file; it writes its partial report, which is fetched and returned (partial=True)."""
-    t = dep.target
-    report_rel = f"reports/{Path(dep.artifact).stem}-{uuid.uuid4().hex[:12]}.json"
-    pid_rel = report_rel + ".pid"
-    args = ["bench", dep.artifact, "--out", report_rel, "--progress", "jsonl", "--pid-file", pid_rel]
-    if "--target-json" not in runner_args:
-        args += ["--target-json", json.dumps(t.summary(), separators=(",", ":"))]
-
-    def stop_on_device() -> None:
-        # SIGINT takes the runner's Ctrl-C path: it stops timing and writes the partial report
-        dep.transport.run(["sh", "-c", 'p=$(cat -- "$1" 2>/dev/null) && kill -INT "$p" 2>/dev/null; exit 0',
-                           "sh", pid_rel], step="stop the run", cwd=dep.workdir, check=False)
-
-    failure: EdgeferError | None = None
-    interrupted = False
-    try:
-        res = dep.run_runner(*args, *runner_args, step="bench", on_stderr_line=runner_event_router(on_progress),
-                             check=False, on_interrupt=stop_on_device)
-        interrupted = res.interrupted
-        if res.rc not in (0, 1) and not interrupted:  # 1 = partial report written, by the runner contract
-            failure = dep.transport.command_failed(res, "bench", dep.runner_argv())
-    except EdgeferError as exc:  # disconnect and other transport failures mid-run
-        failure = exc
-    try:
-        report = _fetch_json(dep, report_rel, step="fetch report")
-    except EdgeferError:
-        if failure is not None:
-            raise failure from None
-        raise
-    if report is None:
-        if interrupted:
-            raise KeyboardInterrupt
-        raise failure or dep.transport.fail("fetch report", f"the runner wrote no report at {report_rel}")
-    if interrupted:
-        report["partial"] = True
-        report["partial_reason"] = f"{report.get('partial_reason') or 'interrupted'} (stopped on the host by Ctrl-C/SIGTERM)"
-    elif failure is not None and not report.get("partial"):
-        report["partial"] = True
-        report["partial_reason"] = failure.one_line()
-    elif failure is not None:
-        report["partial_reason"] = f"{report.get('partial_reason') or 'partial'}; then {failure.one_line()}"
-    if failure is not None or interrupted:
-        for rec in report.get("repeats") or []:
-            rec["partial"], rec["partial_reason"] = True, report["partial_reason"]
-    return report
+    A failed run whose report exists on the device (partial: interrupted, crashed, disconnected)
+    returns that report with partial=True and partial_reason saying what happened; a failed run
+    without one raises EdgeferError. Ctrl-C/SIGTERM on the host stops the runner on the device
+    through its pid file; it writes its partial report, which is fetched and returned (partial=True)."""
+    target_json = [] if "--target-json" in runner_args else [
+        "--target-json", json.dumps(dep.target.summary(), separators=(",", ":"))]
+    return run_on_device(dep, ["edgefer.runner", "bench", dep.artifact, *target_json, *runner_args], "bench",
+                         on_progress)
 
 
 def infer_remote(artifact: Path, target: Target | str, x: np.ndarray) -> np.ndarray:

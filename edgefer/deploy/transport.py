@@ -2,7 +2,7 @@
 
 Subclasses only say how a shell line reaches the device (`_host_argv`) and how to turn
 their tool's failures into one-line errors (`_transport_error`); running, streaming stderr
-and the tar-based file upload are shared.
+and the tar-based file upload are shared. `TRANSPORTS` names them by a target's connection type.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from pathlib import Path
 
 from edgefer.deploy.shell import command_line
 from edgefer.errors import EdgeferError
+from edgefer.runner.registry import Registry
 from edgefer.targets import Target
 
 STDERR_TAIL = 20  # lines of device stderr kept for error messages
@@ -177,4 +178,11 @@ class Transport(ABC):
         return self.kind
 
 
-__all__ = ["RunResult", "Transport"]
+# a target profile's connection type -> its Transport (a labgrid place is not one: it is leased
+# first, edgefer.lab, and then reached over ssh)
+TRANSPORTS = Registry("connection type")
+TRANSPORTS.register("local", "edgefer.deploy.local:LocalTransport")
+TRANSPORTS.register("ssh", "edgefer.deploy.ssh:SSHTransport")
+TRANSPORTS.register("adb", "edgefer.deploy.adb:ADBTransport")
+
+__all__ = ["RunResult", "Transport", "TRANSPORTS"]

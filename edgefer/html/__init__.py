@@ -21,17 +21,17 @@ def render_html(paths: list[str]) -> str:
     if not paths:
         raise EdgeferError("report html needs at least one JSON file")
     loaded = [(p, sections.read(p)) for p in paths]
-    bench = [(p, d) for p, d in loaded if d["kind"] == "edgefer.bench.api.report"]
+    bench = [(p, d) for p, d in loaded if d["kind"] == "edgefer.bench.report"]
     parts = []
     if len(bench) >= 2:
         parts.append(sections.comparison([d for _, d in bench], [sections.name_of(p) for p, _ in bench]))
     for path, data in loaded:
         kind, name = data["kind"], sections.name_of(path)
-        if kind == "edgefer.bench.api.report":
+        if kind == "edgefer.bench.report":
             parts.append(sections.bench_report(data, name))
-        elif kind == "edgefer.report.pipeline":
+        elif kind == "edgefer.pipeline.report":
             parts.append(sections.pipeline_report(data, name))
-        elif kind == "edgefer.compare.reports":
+        elif kind == "edgefer.compare":
             parts.append(sections.comparison_json(data, name))
         elif kind == "edgefer.reproduce":
             parts.append(sections.run_directory(data, path, "reproduce"))
@@ -39,8 +39,8 @@ def render_html(paths: list[str]) -> str:
             parts.append(sections.run_directory(data, path, "study"))
         else:
             raise EdgeferError(f"{path}: edgefer kind {kind!r} has no HTML rendering")
-    names = {"edgefer.bench.api.report": "bench report", "edgefer.report.pipeline": "pipeline run",
-             "edgefer.compare.reports": "comparison", "edgefer.reproduce": "reproduce run", "edgefer.study": "study"}
+    names = {"edgefer.bench.report": "bench report", "edgefer.pipeline.report": "pipeline run",
+             "edgefer.compare": "comparison", "edgefer.reproduce": "reproduce run", "edgefer.study": "study"}
     counts: dict[str, int] = {}
     for _, d in loaded:
         counts[names[d["kind"]]] = counts.get(names[d["kind"]], 0) + 1

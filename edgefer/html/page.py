@@ -60,7 +60,8 @@ def figure(png: bytes | None, caption: str) -> str:
     if not png:
         return ""
     data = base64.b64encode(png).decode("ascii")
-    return f'<figure><img alt="{esc(caption)}" src="data:image/png;base64,{data}"><figcaption>{esc(caption)}</figcaption></figure>'
+    return (f'<figure><img alt="{esc(caption)}" src="data:image/png;base64,{data}">'
+            f'<figcaption>{esc(caption)}</figcaption></figure>')
 
 
 def section(title: str, body: str, anchor: str | None = None) -> str:

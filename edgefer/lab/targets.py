@@ -10,11 +10,13 @@ from __future__ import annotations
 import contextlib
 import re
 import threading
-from typing import Callable, Iterator
+from typing import Callable, Iterator, TypeVar
 
 from edgefer.errors import EdgeferError
 from edgefer.lab.client import Lease, clients
 from edgefer.targets.schema import SSHConnection, Target
+
+T = TypeVar("T")
 
 
 def _unset_variable(value: str | None) -> str | None:
@@ -65,10 +67,10 @@ def is_labgrid(target) -> bool:
     return load_target(target).connection.type == "labgrid"
 
 
-def bench_on_place(bench: Callable, kwargs: dict) -> list:
-    """`bench(**kwargs)` with the labgrid profile's place held for the whole call."""
+def bench_on_place(target: str | Target, bench_on_board: Callable[[Target], T]) -> T:
+    """`bench_on_board(board)` with the labgrid profile's place held for the whole call; `board` is
+    the profile with an SSH connection to the leased board."""
     from edgefer.targets import load_target
 
-    kwargs = {k: v for k, v in kwargs.items() if k not in ("bench_on_place", "is_labgrid")}
-    with leased_target(load_target(kwargs["target"])) as (board, _lease):
-        return bench(**{**kwargs, "target": board})
+    with leased_target(load_target(target)) as (board, _lease):
+        return bench_on_board(board)

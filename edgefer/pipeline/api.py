@@ -11,50 +11,47 @@ from __future__ import annotations
 import os
 from typing import Any, Callable
 
-from edgefer.bench.api import MAX_REPEAT
+from edgefer.bench.request import check_lock_timeout, check_repeat
 from edgefer.errors import EdgeferError
 from edgefer.pipeline.resolve import resolve_classifier, resolve_detector
+from edgefer.runner.pipeline.settings import PipelineSettings
 
-ENERGY_MODES = ("auto", "none")
 
-
-def _energy_arg(mode: str, target: Any) -> Any:
-    if mode not in ENERGY_MODES:
-        raise EdgeferError(f"invalid --energy '{mode}' (choose from: {', '.join(ENERGY_MODES)})")
-    if mode == "none":
-        return "none"
+def _energy_arg(mode: Any, target: Any) -> Any:
+    """The settings' energy mode -> what the runner gets: "none", or the profile's meter (optional:
+    a meter missing on the board gives energy "unavailable" with the reason)."""
+    if mode != "auto":
+        return mode
     meter = target.energy.meter_spec()
     return {**meter, "optional": True} if meter.get("type") != "none" else meter
 
 
 def run_pipeline(
-    classifier: str, detector: str, source: str, *, target: str | Any = "local", fmt: str | None = None,
-    precision: str | None = None, frames: int | None = None, fps: float | None = None,
-    duration_s: float | None = None, warmup: int = 3, threads: int | None = None, resize: str = "auto",
-    nms: str = "weighted", crop_margin: float = 0.1, energy: str = "auto", label: str | None = None,
+    classifier: str, detector: str, source: str, settings: PipelineSettings | None = None, *,
+    target: str | Any = "local", fmt: str | None = None, precision: str | None = None, label: str | None = None,
     out: str | None = None, plot: str | None = None, repeat: int | None = None,
     lock_timeout_s: float | None = None, on_wait: Callable[[str], None] | None = None,
     on_progress: Callable[[int, int, int, float], None] | None = None,
 ) -> dict[str, Any]:
     """Run face detection -> crop -> classification over a source; return the validated report dict.
 
-    `repeat` runs (each a fresh runner process; default: the target profile's `bench.repeat` when
-    free-running, 1 when camera-paced, whose point is the timeline) give the between-run variance
-    that `edgefer compare` needs for a verdict. The board is held for the whole run (the lock
-    `bench` takes: one measurement per board); a busy board is waited for `lock_timeout_s`
+    `settings` (edgefer.runner.pipeline.settings.PipelineSettings): what each repeat runs; its
+    threads default to the target profile's. `repeat` runs (each a fresh runner process; default:
+    the target profile's `bench.repeat` when free-running, 1 when camera-paced, whose point is the
+    timeline) give the between-run variance that `edgefer compare` needs for a verdict. The board
+    is held for the whole run (the lock `bench` takes: one measurement per board); a busy board is waited for `lock_timeout_s`
     (default: the profile's), `on_wait` told who holds it. `on_progress(repeat index, repeats,
     frames done, seconds)` about twice a second while a repeat runs.
 
     With `out` the report is written atomically (also when the run was interrupted: partial=true);
     with `plot` a PNG of the per-second timeline (latency, temperature) is drawn from it.
     """
+    from edgefer.bench.outputs import check_out, save_report
     from edgefer.pipeline.repeats import merge_repeats
     from edgefer.report.pipeline import validate_pipeline_report
-    from edgefer.bench.api import check_out, save_report
-    from edgefer.runner.pipeline.session import check_settings
     from edgefer.targets import load_target
 
-    check_settings(frames, fps, duration_s, warmup, crop_margin, threads)
+    s = (settings or PipelineSettings()).validate()
     if plot is not None and not plot.lower().endswith(".png"):
         raise EdgeferError(f"--plot {plot}: expected a .png path")
     if out is not None and os.path.isdir(out):
@@ -62,23 +59,16 @@ def run_pipeline(
     check_out(out, 1)  # refused before anything is measured
     check_out(plot, 1, option="--plot")
     tgt = load_target(target)
-    k = repeat if repeat is not None else (1 if fps else tgt.bench.repeat)
-    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_REPEAT:
-        raise EdgeferError(f"--repeat must be an integer between 1 and {MAX_REPEAT}, got {k!r}")
-    timeout = lock_timeout_s if lock_timeout_s is not None else tgt.bench.lock_timeout_s
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 <= timeout <= 7 * 24 * 3600:
-        raise EdgeferError(f"--lock-timeout must be between 0 and 604800 seconds, got {timeout!r}")
+    k = check_repeat(repeat if repeat is not None else (1 if s.fps else tgt.bench.repeat))
+    timeout = check_lock_timeout(lock_timeout_s if lock_timeout_s is not None else tgt.bench.lock_timeout_s)
     choice = resolve_classifier(classifier, fmt, precision)
     det = resolve_detector(detector)
-    energy_arg = _energy_arg(energy, tgt)
-    settings = dict(frames=frames, fps=fps, duration_s=duration_s, warmup=warmup,
-                    threads=threads or tgt.bench.threads or None, resize=resize, nms=nms,
-                    crop_margin=crop_margin, energy=energy_arg)
+    s = s.with_(threads=s.threads or tgt.bench.threads or None, energy=_energy_arg(s.energy, tgt))
     if tgt.connection.type != "local" or tgt.emulated:
         from edgefer.pipeline.remote import run_pipeline_remote as run_repeats
     else:
         from edgefer.pipeline.local import run_pipeline_local as run_repeats
-    reports, stopped, exclusive = run_repeats(choice, det, source, tgt, settings, k, (timeout, on_wait), on_progress)
+    reports, stopped, exclusive = run_repeats(choice, det, source, tgt, s, k, (timeout, on_wait), on_progress)
     report = merge_repeats(reports, tgt.bench.session_cv)
     report["exclusive"] = exclusive
     if stopped:
@@ -99,7 +89,7 @@ def run_pipeline(
 
 def _plot(report: dict[str, Any], plot: str, out: str | None) -> None:
     """Draw the timeline; if the PNG cannot be written, the measured report is not lost."""
-    from edgefer.bench.api import save_fallback
+    from edgefer.bench.outputs import save_fallback
     from edgefer.pipeline.plot import plot_timeline
 
     try:

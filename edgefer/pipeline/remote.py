@@ -18,19 +18,17 @@ import os
 import tempfile
 import uuid
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
-from edgefer.bench.hosts import STOPPED, DeviceHost, WaitFn, mark_interrupted
+from edgefer.bench.hosts import DeviceHost, WaitFn
 from edgefer.deploy.deployment import Deployment, deploy, install_command, sync_files
-from edgefer.deploy.shell import join_path
-from edgefer.errors import EdgeferError
-from edgefer.deploy.remote import runner_event_router
-from edgefer.pipeline.local import runner_args
+from edgefer.pipeline.local import pipeline_module_args
 from edgefer.pipeline.repeats import ProgressFn, run_repeats
 from edgefer.pipeline.resolve import ClassifierChoice
 from edgefer.runner.files import sha256_file
+from edgefer.runner.pipeline.settings import PipelineSettings
 
 _RUNTIME_FOR = {".tflite": ("ai_edge_litert", "tflite_runtime"), ".onnx": ("onnxruntime",)}
 
@@ -84,18 +82,7 @@ def _check_modules(dep: Deployment, probe: dict[str, Any], needs: list[tuple[str
                                      hint=f"install on the device with: {cmd}")
 
 
-def _fetch_json(dep: Deployment, rel: str) -> dict | None:
-    with tempfile.TemporaryDirectory() as tmp:
-        local = Path(tmp) / "report.json"
-        if not dep.transport.get_file(dep.transport.resolve(join_path(dep.workdir, rel)), local, step="fetch report"):
-            return None
-        try:
-            return json.loads(local.read_text())
-        except ValueError:
-            return None
-
-
-def run_pipeline_remote(choice: ClassifierChoice, detector: str, source: str, target: Any, settings: dict[str, Any],
+def run_pipeline_remote(choice: ClassifierChoice, detector: str, source: str, target: Any, settings: PipelineSettings,
                         repeats: int, lock: tuple[float, WaitFn | None], on_progress: ProgressFn | None = None,
                         ) -> tuple[list[dict[str, Any]], str | None, dict]:
     """Deploy once, hold the board (`bench`'s lock, by a holder process on the device), then run
@@ -103,10 +90,30 @@ def run_pipeline_remote(choice: ClassifierChoice, detector: str, source: str, ta
     -> (their reports, why the repeats stopped early or None, the lock's record). A run that
     fails after writing a partial report returns it (partial, with the reason) and ends the
     repeats."""
-    from edgefer.runner.pipeline.sources import IMAGE_EXTENSIONS
-
     dep = deploy(choice.path, target)
     _check_modules(dep, _probe(dep), _needs(detector, source))
+    dev_detector, dev_source, note, shipped = _ship_inputs(dep, detector, source)
+    args = pipeline_module_args(dep.artifact, dev_detector, dev_source, settings, choice.precision, target)
+    if note:
+        args += ["--source-note", note]
+    host = DeviceHost(target)
+    host.deployments[choice.path], host.what = dep, "pipeline"
+    try:
+        reports, stopped, exclusive = run_repeats(host, args, repeats, lock, on_progress)
+        for report in reports:
+            if note:
+                report["source"]["spec"] = source  # the user's spec, with the note saying how it travelled
+        return reports, stopped, exclusive
+    finally:
+        if shipped:
+            dep.transport.run(["rm", "-f", "--", *shipped], step="clean up", cwd=dep.workdir, check=False)
+
+
+def _ship_inputs(dep: Deployment, detector: str, source: str) -> tuple[str, str, str | None, list[str]]:
+    """The detector file and the source, copied to the device -> (their paths there, the source's note
+    for the report or None, the files to remove after the run). Images are decoded here first."""
+    from edgefer.runner.pipeline.sources import IMAGE_EXTENSIONS
+
     tag = uuid.uuid4().hex[:12]
     shipped: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -130,61 +137,4 @@ def run_pipeline_remote(choice: ClassifierChoice, detector: str, source: str, ta
             shipped.append(dev_source)
         if files:
             sync_files(dep.transport, dep.workdir, files)
-    base_args = ["-m", "edgefer.runner.pipeline", "run", "--classifier", dep.artifact, "--detector", dev_detector,
-                 "--source", dev_source, *runner_args({**settings, "precision": choice.precision}),
-                 "--target-json", json.dumps(target.summary(), separators=(",", ":"))]
-    if note:
-        base_args += ["--source-note", note]
-    host = DeviceHost(target)
-    host.deployments[choice.path], host.what = dep, "pipeline"
-    try:
-        with host.hold(*lock) as exclusive:
-            reports, stopped = run_repeats(
-                lambda i, on_event: _run_once(dep, target, base_args, f"reports/pipeline-{tag}-{i}.json", on_event),
-                repeats, on_progress)
-        for report in reports:
-            if note:
-                report["source"]["spec"] = source  # the user's spec, with the note saying how it travelled
-        return reports, stopped, exclusive
-    finally:
-        if shipped:
-            dep.transport.run(["rm", "-f", "--", *shipped], step="clean up", cwd=dep.workdir, check=False)
-
-
-def _run_once(dep: Deployment, target: Any, base_args: list[str], report_rel: str,
-              on_event: Callable[[dict], None] | None) -> dict[str, Any]:
-    """One repeat on the device: its report (partial when the runner stopped or failed mid-run).
-    Ctrl-C/SIGTERM here stops the runner on the device through its pid file (SIGINT: it writes
-    what it measured), and that partial report is fetched."""
-    pid_rel = report_rel + ".pid"
-
-    def stop_on_device() -> None:
-        dep.transport.run(["sh", "-c", 'p=$(cat -- "$1" 2>/dev/null) && kill -INT "$p" 2>/dev/null; exit 0',
-                           "sh", pid_rel], step="stop the run", cwd=dep.workdir, check=False)
-
-    failure: EdgeferError | None = None
-    interrupted = False
-    try:
-        res = dep.transport.run([*target.python, *base_args, "--out", report_rel, "--pid-file", pid_rel,
-                                 "--progress", "jsonl"], step="pipeline", cwd=dep.workdir,
-                                env={"PYTHONPATH": dep.workdir}, check=False, on_stderr_line=runner_event_router(on_event),
-                                on_interrupt=stop_on_device)
-        interrupted = res.interrupted
-        if res.rc not in (0, 1) and not interrupted:  # 1 = partial report written
-            failure = dep.transport.command_failed(res, "pipeline", target.python)
-    except EdgeferError as exc:
-        failure = exc
-    try:
-        report = _fetch_json(dep, report_rel)
-    finally:
-        dep.transport.run(["rm", "-f", "--", report_rel, pid_rel], step="clean up", cwd=dep.workdir, check=False)
-    if report is None:
-        if interrupted:
-            raise KeyboardInterrupt
-        raise failure or dep.transport.fail("fetch report", f"the runner wrote no report at {report_rel}")
-    if interrupted:
-        mark_interrupted(report, STOPPED)
-    elif failure is not None:
-        report["partial"] = True
-        report["partial_reason"] = f"{report.get('partial_reason') or 'partial'}; then {failure.one_line()}"
-    return report
+    return dev_detector, dev_source, note, shipped

@@ -16,11 +16,10 @@ from typing import Any, Callable
 
 import numpy as np
 
-from edgefer.bench.hosts import STOPPED
-
 MERGED_SCHEMA = "2"
 # (repeat index, repeats, frames done, seconds since the repeat's first timed frame)
 ProgressFn = Callable[[int, int, int, float], None]
+WaitFn = Callable[[str], None]  # told who holds the board while a run waits for it
 _TIME_COLUMNS = ("arrival_ns", "start_ns", "end_ns")
 
 
@@ -145,24 +144,29 @@ def _progress_events(on_progress: ProgressFn | None, index: int, repeats: int) -
     return on_event
 
 
-def run_repeats(run_one: Callable[[int, Callable[[dict], None] | None], dict[str, Any]], repeats: int,
-                on_progress: ProgressFn | None) -> tuple[list[dict[str, Any]], str | None]:
-    """Run repeats 0..repeats-1 in order with `run_one(index, on_event)` (a fresh runner process
-    each, here or on a board; it raises KeyboardInterrupt when stopped before it measured a
-    frame) -> (their reports, why the repeats stopped early or None). A repeat that ends
-    partial (interrupted, crashed) ends the run: what it measured is kept."""
+def run_repeats(host: Any, module_args: list[str], repeats: int, lock: tuple[float, WaitFn | None],
+                on_progress: ProgressFn | None) -> tuple[list[dict[str, Any]], str | None, dict]:
+    """Hold the board (`lock`: timeout, on_wait) and run repeats 0..repeats-1 in order, each a fresh
+    runner process `python -m MODULE_ARGS` on `host` (an edgefer.bench.hosts.RunnerHost: here or on a
+    board) -> (their reports, why the repeats stopped early or None, the lock's record). A repeat
+    that ends partial (interrupted, crashed) ends the run: what it measured is kept."""
+    # imported here, not at the top: `edgefer compare` needs this module, not the deploy machinery
+    from edgefer.deploy.runner_process import STOPPED
+
     reports: list[dict[str, Any]] = []
-    for i in range(repeats):
-        try:
-            report = run_one(i, _progress_events(on_progress, i, repeats))
-        except KeyboardInterrupt:
-            if reports:
-                return reports, f"{STOPPED} before repeat {i + 1} of {repeats} had a frame"
-            raise
-        reports.append(report)
-        if on_progress is not None:  # the bar's last step: what the report says (events come twice a second)
-            s = report.get("statistics") or {}
-            on_progress(i, repeats, int(s.get("frames") or 0), float(s.get("wall_s") or 0.0))
-        if report.get("partial"):
-            return reports, (f"repeat {i + 1} of {repeats} ended early" if i + 1 < repeats else None)
-    return reports, None
+    with host.hold(*lock) as exclusive:
+        for i in range(repeats):
+            try:
+                report = host.run_runner(module_args, "pipeline", _progress_events(on_progress, i, repeats))
+            except KeyboardInterrupt:  # stopped before this repeat measured a frame
+                if reports:
+                    return reports, f"{STOPPED} before repeat {i + 1} of {repeats} had a frame", exclusive
+                raise
+            reports.append(report)
+            if on_progress is not None:  # the bar's last step: what the report says (events: twice a second)
+                s = report.get("statistics") or {}
+                on_progress(i, repeats, int(s.get("frames") or 0), float(s.get("wall_s") or 0.0))
+            if report.get("partial"):
+                ended = f"repeat {i + 1} of {repeats} ended early" if i + 1 < repeats else None
+                return reports, ended, exclusive
+    return reports, None, exclusive

@@ -12,10 +12,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from edgefer.report.accelerators import AcceleratorReport, accelerator_rows
-from edgefer.errors import EdgeferError
-from edgefer.report.op_profile import OpProfile, Roofline
 from edgefer.bench.instructions import InstructionCounts
+from edgefer.errors import EdgeferError
+from edgefer.report.accelerators import AcceleratorReport, accelerator_rows
+from edgefer.report.op_profile import OpProfile, Roofline
 
 
 class _M(BaseModel):
@@ -185,7 +185,7 @@ class Energy(_M):
 
 class Report(_M):
     schema_version: Literal["1", "2"]
-    kind: Literal["edgefer.bench.api.report"]
+    kind: Literal["edgefer.bench.report"]
     created_utc: str
     edgefer_version: str
     partial: bool

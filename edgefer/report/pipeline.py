@@ -1,4 +1,4 @@
-"""The pipeline report (kind "edgefer.report.pipeline"): pydantic schema, loading, rendering.
+"""The pipeline report (kind "edgefer.pipeline.report"): pydantic schema, loading, rendering.
 Host side; the device-side runner produces a plain dict per run (schema "1",
 edgefer.runner.pipeline.session), the host merges the repeats (schema "2",
 edgefer.pipeline.repeats) and validates the result before writing. Schema "1" files still load.
@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from edgefer.report.bench import Artifact, Environment, RuntimeInfo, TargetInfo
 
-KIND = "edgefer.report.pipeline"
+KIND = "edgefer.pipeline.report"
 STAGES = ("acquire", "detect", "preprocess", "classify", "postprocess")
 
 
@@ -182,7 +182,7 @@ class FrameResult(_M):
 
 class PipelineReport(_M):
     schema_version: Literal["1", "2"]  # "2": repeats (one runner process each), frames.repeat
-    kind: Literal["edgefer.report.pipeline"]
+    kind: Literal["edgefer.pipeline.report"]
     created_utc: str
     edgefer_version: str
     partial: bool
@@ -220,10 +220,6 @@ def read_json(path: str | os.PathLike) -> dict[str, Any]:
 
 def is_pipeline_report(data: dict[str, Any]) -> bool:
     return data.get("kind") == KIND
-
-
-def load_pipeline_report(path: str | os.PathLike) -> PipelineReport:
-    return validate_pipeline_report(read_json(path), f"pipeline report {os.fspath(path)}")
 
 
 def _ms(v: float | None, digits: int = 2) -> str:

@@ -5,7 +5,7 @@ claims (published figures beside ours, claims checked), tables (outputs), run (r
 
     result = reproduce("mobilenetv3-ca-dka", target="local", formats=("onnx",), precisions=("fp32",))
 
-For each model of the paper (benchmarks/papers.yaml) and each format/precision asked:
+For each model of the paper (edgefer/reproduce/papers.yaml) and each format/precision asked:
 params and MACs/FLOPs (edgefer.zoo.profile, at the zoo model's default input), the artifact
 (edgefer.convert), and its latency/throughput/energy on the target (edgefer.bench.api). Every
 published figure is shown beside ours with the ratio ours/published, and the paper's claims
@@ -21,7 +21,15 @@ the weights, but int8 calibration uses random inputs unless `calib_data` is give
 """
 
 from edgefer.reproduce.claims import attach_published, check_claims, outcome, paper_convention
-from edgefer.reproduce.records import TORCH, ClaimCheck, PaperResult, ReproduceResult, Row, Settings, flops_convention
+from edgefer.reproduce.records import (
+           TORCH,
+           ClaimCheck,
+           PaperResult,
+           ReproduceResult,
+           Row,
+           Settings,
+           flops_convention,
+)
 from edgefer.reproduce.run import reproduce
 from edgefer.reproduce.tables import chart_points, claim_line, command_line, paper_table, to_markdown
 

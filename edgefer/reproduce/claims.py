@@ -8,6 +8,7 @@ from pathlib import Path
 from edgefer.reproduce.papers import Paper
 from edgefer.reproduce.records import ClaimCheck, Row, flops_convention
 
+
 def attach_published(row: Row, pm, convention: str | None) -> None:
     """Attach each published figure with ours/published (in the paper's convention for FLOPs)."""
     ours = {

@@ -47,8 +47,8 @@ def bench_torch_row(r: Row, model: str, s: Settings, cache: Cache, out: Path, st
             r.cached = True
         else:
             with step(f"{what}: bench PyTorch eager"):
-                rep = bench(model, target=s.target, runtime=TORCH, runs=s.runs, warmup=s.warmup,
-                            min_seconds=s.min_seconds, threads=s.threads, energy=s.energy,
+                # PyTorch eager runs on the host: never counted, so the profile's default applies
+                rep = bench(model, s.bench.with_(count_instructions=None), target=s.target, runtime=TORCH,
                             label=f"{model} torch fp32", out=str(out / rel), on_progress=on_progress)[0]
             if not rep.get("partial"):
                 cache.put(row_id, key, rel)
@@ -86,22 +86,20 @@ class Pending:
     key: dict
 
 
-def bench_pending(pending: list[Pending], s: Settings, cache: Any, outp: Path, on_progress: Any,
-                   count_instructions: bool | None = None) -> None:
+def bench_pending(pending: list[Pending], s: Settings, cache: Any, outp: Path, on_progress: Any) -> None:
     """One bench_jobs call for a paper's artifacts, so their repeats interleave (A B C A B C ...) and
     slow drift hits all alike; a failing artifact keeps its error in its row, the others go on."""
-    from edgefer.bench.api import _file_job, bench_jobs
+    from edgefer.bench.api import bench_jobs, file_job
 
     if not pending:
         return
     failures: dict[int, str] = {}
     try:
-        jobs = [_file_job(p.path, p.row.precision) for p in pending]
-        reports = bench_jobs(jobs, target=s.target, runs=s.runs, warmup=s.warmup, min_seconds=s.min_seconds,
-                             threads=s.threads, energy=s.energy, repeat=s.repeat,
+        jobs = [file_job(p.path, p.row.precision) for p in pending]
+        reports = bench_jobs(jobs, s.bench, target=s.target, repeat=s.repeat,
                              labels=[f"{p.row.model} {p.row.format} {p.row.precision}" for p in pending],
                              outs=[str(outp / p.rel) for p in pending], on_progress=on_progress, failures=failures,
-                             count_instructions=count_instructions, aligned=True)
+                             aligned=True)
     except Exception as exc:  # the whole batch could not run (board unreachable, busy past the timeout)
         for p in pending:
             p.row.error = _one_line(exc)

@@ -1,6 +1,7 @@
-"""Published efficiency figures of the seed papers: schema and loader for benchmarks/papers.yaml.
+"""Published efficiency figures of the seed papers: schema and loader for papers.yaml
+(package data beside this module).
 
-    papers = load_papers()                 # the repo's benchmarks/papers.yaml
+    papers = load_papers()                 # edgefer/reproduce/papers.yaml
     paper = papers.get("mobilenetv3-ca-dka")   # by seed id, short name or unique id prefix
     papers.select("all")                   # every paper
 
@@ -12,6 +13,7 @@ energy in J), so a ratio ours/published is always taken in one unit.
 from __future__ import annotations
 
 import difflib
+from importlib import resources
 from pathlib import Path
 from typing import Literal
 
@@ -19,7 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from edgefer.errors import EdgeferError
 
-DEFAULT_PATH = Path(__file__).resolve().parent.parent / "benchmarks" / "papers.yaml"
+# product data, shipped in the wheel (pyproject package-data); resources finds it installed or editable
+DEFAULT_PATH = Path(str(resources.files(__package__) / "papers.yaml"))
 
 Metric = Literal["params", "flops", "latency", "throughput", "energy", "model_size"]
 
@@ -164,7 +167,7 @@ class Papers(_Strict):
 
 
 def load_papers(path: str | Path | None = None) -> Papers:
-    """Read and validate papers.yaml (default: the repo's benchmarks/papers.yaml)."""
+    """Read and validate papers.yaml (default: the one shipped with edgefer, DEFAULT_PATH)."""
     import yaml
 
     p = Path(path) if path is not None else DEFAULT_PATH

@@ -7,6 +7,8 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from edgefer.runner.settings import BenchSettings
+
 TORCH = "torch"  # PyTorch eager on the host (edgefer.bench.torch_runtime), as seed 000 timed its models
 UNTRAINED_NOTE = (
     "Models are untrained (seed-0 random weights; no trained weights can be downloaded): latency, size, "
@@ -23,13 +25,17 @@ class Settings:
     target: str = "local"
     formats: tuple[str, ...] = ("onnx", "tflite")
     precisions: tuple[str, ...] = ("fp32", "int8")
-    runs: int | None = None
-    warmup: int | None = None
-    min_seconds: float | None = None
-    threads: int | None = None
-    energy: str = "auto"
     calib_data: str | None = None
     repeat: int | None = None
+    # what every bench of the run measures (edgefer.bench.api.bench's settings; unset: the target profile's)
+    bench: BenchSettings = field(default_factory=BenchSettings)
+
+    def to_dict(self) -> dict:
+        """As results.json has always had it: the bench values it records side by side with the rest."""
+        b = self.bench
+        return {"target": self.target, "formats": list(self.formats), "precisions": list(self.precisions),
+                "runs": b.runs, "warmup": b.warmup, "min_seconds": b.min_seconds, "threads": b.threads,
+                "energy": b.energy, "calib_data": self.calib_data, "repeat": self.repeat}
 
     def deployed_formats(self) -> tuple[str, ...]:
         """The formats convert produces (PyTorch eager, "torch", is timed from the zoo model itself)."""
@@ -41,8 +47,9 @@ class Settings:
 
     def bench_key(self) -> dict:
         """What changes a measurement (the artifact hash is added per row)."""
-        return {"target": self.target, "runs": self.runs, "warmup": self.warmup, "min_seconds": self.min_seconds,
-                "threads": self.threads, "energy": self.energy, "batch_size": 1, "repeat": self.repeat,
+        b = self.bench
+        return {"target": self.target, "runs": b.runs, "warmup": b.warmup, "min_seconds": b.min_seconds,
+                "threads": b.threads, "energy": b.energy, "batch_size": b.batch_size, "repeat": self.repeat,
                 "schema": "2"}
 
 
@@ -127,5 +134,6 @@ class ReproduceResult:
             "kind": "edgefer.reproduce", "schema_version": "1", "edgefer_version": __version__,
             "created_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "command": self.command, "note": self.note, "target": self.target,
-            "settings": asdict(self.settings), "papers": [asdict(p) for p in self.papers], "files": self.files,
+            "settings": self.settings.to_dict(), "papers": [asdict(p) for p in self.papers],
+            "files": self.files,
         }

@@ -7,27 +7,31 @@ import os
 from pathlib import Path
 from typing import Any, Callable
 
-from edgefer.errors import EdgeferError
 from edgefer.bench.cache import one_line
-from edgefer.reproduce.papers import Paper, load_papers
+from edgefer.errors import EdgeferError
 from edgefer.reproduce.claims import attach_published, check_claims, paper_convention
-from edgefer.reproduce.measuring import Cache, Pending, bench_pending, bench_torch_row, convert_dir, fill_from_report
+from edgefer.reproduce.measuring import (
+    Cache,
+    Pending,
+    bench_pending,
+    bench_torch_row,
+    convert_dir,
+    fill_from_report,
+)
+from edgefer.reproduce.papers import Paper, load_papers
 from edgefer.reproduce.records import TORCH, UNTRAINED_NOTE, PaperResult, ReproduceResult, Row, Settings
 from edgefer.reproduce.tables import write_outputs
+from edgefer.runner.settings import BenchSettings
 
 
 def reproduce(
     paper: str,
+    settings: BenchSettings | None = None,
     *,
     target: str = "local",
     formats: tuple[str, ...] = ("onnx", "tflite"),
     precisions: tuple[str, ...] = ("fp32", "int8"),
     out: str | Path = "reproduce-out",
-    runs: int | None = None,
-    warmup: int | None = None,
-    min_seconds: float | None = None,
-    threads: int | None = None,
-    energy: str = "auto",
     calib_data: str | None = None,
     papers_path: str | Path | None = None,
     use_cache: bool = True,
@@ -35,13 +39,15 @@ def reproduce(
     progress: Any = None,
     command: str | None = None,
     repeat: int | None = None,
-    count_instructions: bool | None = None,
 ) -> ReproduceResult:
     """Measure every model of `paper` (seed id, short name or "all"); write results.json, table.md, chart.png.
 
-    `progress`: a rich.progress.Progress (or None) that gets one overall task across the run.
+    `settings`: what every bench measures (unset fields: the target profile's `bench:` defaults), as
+    for `edgefer.bench.bench`. `progress`: a rich.progress.Progress (or None) that gets one overall
+    task across the run.
     """
-    _check_options(formats, precisions, energy, runs, warmup, min_seconds, threads, calib_data, repeat)
+    bench = settings or BenchSettings()
+    _check_options(formats, precisions, bench, calib_data, repeat)
     papers = load_papers(papers_path).select(paper)
     target_summary = None
     try:
@@ -50,14 +56,14 @@ def reproduce(
         target_summary = load_target(target).summary()
     except ImportError:
         pass
-    s = Settings(target=target, formats=tuple(formats), precisions=tuple(precisions), runs=runs, warmup=warmup,
-                 min_seconds=min_seconds, threads=threads, energy=energy, calib_data=calib_data, repeat=repeat)
+    s = Settings(target=target, formats=tuple(formats), precisions=tuple(precisions), calib_data=calib_data,
+                 repeat=repeat, bench=bench)
     outp = Path(out)
     outp.mkdir(parents=True, exist_ok=True)
     cache = Cache(outp, enabled=use_cache)
     # units of work: profile + convert per model, one bench per series
     prog = _RunProgress(progress, sum(len(p.models) for p in papers) * (2 + len(s.series())))
-    results = [_reproduce_paper(pap, s, cache, outp, prog, count_instructions) for pap in papers]
+    results = [_reproduce_paper(pap, s, cache, outp, prog) for pap in papers]
     prog.done()
     if "int8" not in s.precisions:
         calib = "nothing (no int8 asked)"
@@ -71,24 +77,20 @@ def reproduce(
     return res
 
 
-def _check_options(formats, precisions, energy, runs, warmup, min_seconds, threads, calib_data, repeat) -> None:
+def _check_options(formats, precisions, bench: BenchSettings, calib_data, repeat) -> None:
     """Every value checked before the first conversion (unset bench values come from the profile)."""
-    from edgefer.bench.api import ENERGY_MODES
+    from edgefer.bench.request import check_repeat, check_request
     from edgefer.convert.api import FORMATS, PRECISIONS
-    from edgefer.runner.settings import BenchSettings
 
     for value, allowed, flag in ((formats, (TORCH, *FORMATS), "--formats"), (precisions, PRECISIONS, "--precisions")):
         bad = [v for v in value if v not in allowed]
         if bad or not value:
             raise EdgeferError(f"{flag} {','.join(value)!s} invalid", hint=f"choose from {', '.join(allowed)}")
-    if energy not in ENERGY_MODES:
-        raise EdgeferError(f"invalid --energy {energy!r}", hint=f"choose from {', '.join(ENERGY_MODES)}")
-    BenchSettings(runs=1 if runs is None else runs, warmup=0 if warmup is None else warmup,
-                  min_seconds=0.0 if min_seconds is None else min_seconds, threads=threads, energy="none").validate()
+    check_request(bench)
     if calib_data and not os.path.exists(calib_data.rsplit(":", 1)[0] if not os.path.exists(calib_data) else calib_data):
         raise EdgeferError(f"--calib-data {calib_data}: not found")
-    if repeat is not None and (isinstance(repeat, bool) or not isinstance(repeat, int) or not 1 <= repeat <= 1000):
-        raise EdgeferError(f"--repeat must be an integer between 1 and 1000, got {repeat!r}")
+    if repeat is not None:
+        check_repeat(repeat)
 
 
 class _RunProgress:
@@ -126,8 +128,7 @@ class _RunProgress:
             self.progress.update(self.overall, description="reproduce: done")
 
 
-def _reproduce_paper(pap: Paper, s: Settings, cache: Cache, outp: Path, prog: _RunProgress,
-                     count_instructions: bool | None) -> PaperResult:
+def _reproduce_paper(pap: Paper, s: Settings, cache: Cache, outp: Path, prog: _RunProgress) -> PaperResult:
     """Profile and convert each model, bench every artifact the cache does not hold (in one
     interleaved run), then put the published figures beside ours and check the claims."""
     profiles: dict[str, dict] = {}
@@ -136,9 +137,9 @@ def _reproduce_paper(pap: Paper, s: Settings, cache: Cache, outp: Path, prog: _R
     for pm in pap.models:
         model_rows = [Row(pap.short_name, pm.zoo, pm.label, pm.role, f, p) for f, p in s.series()]
         rows += model_rows
-        pending += _measure_model(pap, pm.zoo, model_rows, s, cache, outp, prog, profiles, count_instructions)
+        pending += _measure_model(pap, pm.zoo, model_rows, s, cache, outp, prog, profiles)
     with prog.step(f"{pap.short_name}: bench {len(pending)} artifacts, repeats interleaved"):
-        bench_pending(pending, s, cache, outp, prog.on_progress, count_instructions)
+        bench_pending(pending, s, cache, outp, prog.on_progress)
     prog.advance(len(pending))
     conv = paper_convention(pap, profiles)
     for r in rows:
@@ -149,7 +150,7 @@ def _reproduce_paper(pap: Paper, s: Settings, cache: Cache, outp: Path, prog: _R
 
 
 def _measure_model(pap: Paper, model: str, model_rows: list[Row], s: Settings, cache: Cache, outp: Path,
-                   prog: _RunProgress, profiles: dict[str, dict], count_instructions: bool | None) -> list[Pending]:
+                   prog: _RunProgress, profiles: dict[str, dict]) -> list[Pending]:
     """One model's rows: profile, convert, PyTorch eager, cached reports; -> the artifacts left to bench.
     A model that fails keeps the error in its rows; the others go on."""
     from edgefer.zoo.profile import profile_zoo_model
@@ -190,8 +191,9 @@ def _measure_model(pap: Paper, model: str, model_rows: list[Row], s: Settings, c
         r.size_bytes, r.sha256 = a.get("size_bytes"), a.get("sha256")
         r.verification = list((a.get("verification") or {}).get("violations", []))
         row_id = f"{model}_{r.format}_{r.precision}"
+        counting = s.bench.count_instructions  # counted and timed-only rows are different measurements
         key = {**s.bench_key(), "model": model, "sha256": r.sha256,
-               **({"count_instructions": count_instructions} if count_instructions is not None else {})}
+               **({"count_instructions": counting} if counting is not None else {})}
         rel = f"reports/{row_id}.json"
         rep = cache.get(row_id, key)
         if rep is not None:

@@ -10,6 +10,7 @@ from pathlib import Path
 from edgefer.reproduce.records import ClaimCheck, PaperResult, ReproduceResult, Row
 from edgefer.runner.files import write_json_atomic, write_text_atomic
 
+
 def _num(x: float | None, digits: int = 2) -> str:
     return "—" if x is None else f"{x:.{digits}f}"
 
@@ -102,10 +103,12 @@ def to_markdown(res: ReproduceResult) -> str:
     lines += [f"Command: `{res.command}`", ""]
     if t:
         lines += [f"Target: {t.get('name')} ({t.get('board') or 'board n/a'}, {t.get('arch')}, {t.get('transport')})"
-                  + (" — EMULATED: timings are not those of real hardware" if any(r.emulated for p in res.papers for r in p.rows) else ""), ""]
+                  + (" — EMULATED: timings are not those of real hardware"
+                     if any(r.emulated for p in res.papers for r in p.rows) else ""), ""]
     lines += [res.note, "",
               "Ours: params/MACs/FLOPs at the zoo model's default input, batch 1; latency = per-sample p50/p90, the mean over "
-              "repeats (separate runner processes) of each repeat's; ratio = ours / published. Published figures come from benchmarks/papers.yaml with their "
+              "repeats (separate runner processes) of each repeat's; ratio = ours / published. Published "
+                  "figures come from edgefer/reproduce/papers.yaml with their "
               "source; their hardware differs from this target, so latency ratios compare machines, not only models.", ""]
     for p in res.papers:
         lines += [f"## {p.short_name} — {p.title}", "", f"Seed `{p.id}`. {p.notes}", ""]

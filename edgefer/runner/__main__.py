@@ -43,32 +43,13 @@ def _parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", help="benchmark an .onnx/.tflite file and write a report")
     b.add_argument("artifact")
     b.add_argument("--out", required=True)
-    b.add_argument("--runs", type=int, default=100)
-    b.add_argument("--warmup", type=int, default=10)
-    b.add_argument("--min-seconds", type=float, default=0.0)
-    b.add_argument("--batch-size", type=int, default=1)
-    b.add_argument("--threads", type=int)
-    b.add_argument("--cpus", help="pin to these CPUs, e.g. 0,1 or 2-3")
-    b.add_argument("--cooldown", type=float, default=0.0, help="seconds to sleep before measuring")
-    b.add_argument("--runtime", help="onnxruntime|litert (default: from the extension)")
-    b.add_argument("--providers", help="onnxruntime providers, comma-separated")
-    b.add_argument("--xnnpack", action=argparse.BooleanOptionalAction, default=None)
-    b.add_argument("--input-shape", help="shape for dynamic inputs, e.g. 1,1,48,48")
-    b.add_argument("--precision", help="fp32|int8|fp16 (recorded in the report)")
-    b.add_argument("--accel-json", help='accelerator options, e.g. {"accelerator": "gpu", "allow_fallback": true}')
-    b.add_argument("--energy", default="auto", help="auto|none|estimate|<meter spec JSON>")
-    b.add_argument("--nominal-power-w", type=float)
-    b.add_argument("--energy-rate-hz", type=float)
-    b.add_argument("--idle-seconds", type=float, default=2.0)
+    _add_setting_flags(b)
     b.add_argument("--target-json", help="target summary to embed in the report")
     b.add_argument("--progress", choices=["jsonl", "none"], default="none")
-    b.add_argument("--repeat-index", type=int, default=0, help="which repeat this process is (recorded)")
     b.add_argument("--pid-file", help="write this process's pid here (the host stops a run through it)")
     lk = sub.add_parser("lock", help="hold the board lock until stdin closes (one benchmark per board)")
     lk.add_argument("--holder", default="", help="JSON describing who holds it")
     lk.add_argument("--timeout", type=float, default=600.0)
-    b.add_argument("--op-profile", type=int, default=0, metavar="N", help="after timing, N profiled runs -> op_profile")
-    b.add_argument("--count-instructions", action="store_true", help="guest instruction counts (emulated board's icount wrapper)")
     i = sub.add_parser("infer", help="run a float32 NCHW .npy batch through the artifact, save float32 logits")
     i.add_argument("artifact")
     i.add_argument("--inputs", required=True)
@@ -76,6 +57,37 @@ def _parser() -> argparse.ArgumentParser:
     i.add_argument("--runtime")
     i.add_argument("--threads", type=int)
     return p
+
+
+def _add_setting_flags(b: argparse.ArgumentParser) -> None:
+    """The flags of BenchSettings.to_argv(); their defaults are the struct's (edgefer.runner.settings)."""
+    from edgefer.runner.settings import BenchSettings
+
+    d = BenchSettings.default
+    b.add_argument("--runs", type=int, default=d("runs"))
+    b.add_argument("--warmup", type=int, default=d("warmup"))
+    b.add_argument("--min-seconds", type=float, default=d("min_seconds"))
+    b.add_argument("--batch-size", type=int, default=d("batch_size"))
+    b.add_argument("--threads", type=int, default=d("threads"))
+    b.add_argument("--cpus", help="pin to these CPUs, e.g. 0,1 or 2-3")
+    b.add_argument("--cooldown", type=float, default=d("cooldown_s"),
+                   help="seconds to sleep before measuring")
+    b.add_argument("--runtime", help="onnxruntime|litert (default: from the extension)")
+    b.add_argument("--providers", help="onnxruntime providers, comma-separated")
+    b.add_argument("--xnnpack", action=argparse.BooleanOptionalAction, default=d("xnnpack"))
+    b.add_argument("--input-shape", help="shape for dynamic inputs, e.g. 1,1,48,48")
+    b.add_argument("--precision", help="fp32|int8|fp16 (recorded in the report)")
+    b.add_argument("--accel-json", help='accelerator options, e.g. {"accelerator": "gpu", "allow_fallback": true}')
+    b.add_argument("--energy", default=d("energy"), help="auto|measure|none|estimate|<meter spec JSON>")
+    b.add_argument("--nominal-power-w", type=float, default=d("nominal_power_w"))
+    b.add_argument("--energy-rate-hz", type=float, default=d("energy_rate_hz"))
+    b.add_argument("--idle-seconds", type=float, default=d("idle_s"))
+    b.add_argument("--op-profile", type=int, default=d("op_profile"), metavar="N",
+                   help="after timing, N profiled runs -> op_profile")
+    b.add_argument("--count-instructions", action="store_true", default=d("count_instructions"),
+                   help="guest instruction counts (emulated board's icount wrapper)")
+    b.add_argument("--repeat-index", type=int, default=d("repeat_index"),
+                   help="which repeat this process is (recorded)")
 
 
 def _json_arg(text: str | None, flag: str) -> Any:
@@ -97,23 +109,9 @@ def _bench(a: argparse.Namespace) -> int:
         except json.JSONDecodeError as exc:
             raise EdgeferError(f"--target-json is not valid JSON: {exc}")
     s = BenchSettings.from_namespace(a).validate()
-    opener = None
-    if s.runtime == "torch":  # host-only eager reference: torch is imported only when asked for
-        from edgefer.bench.torch_runtime import torch_opener
-
-        opener = torch_opener(a.artifact, s.threads, list(s.input_shape) if s.input_shape else None)
-    with pid_file(a.pid_file):
-        report = run_bench(
-            a.artifact, runtime=None if opener else s.runtime, opener=opener, runs=s.runs, warmup=s.warmup,
-            min_seconds=s.min_seconds, batch_size=s.batch_size, threads=s.threads,
-            cpus=list(s.cpus) if s.cpus else None, cooldown_s=s.cooldown_s,
-            providers=list(s.providers) if s.providers else None, xnnpack=s.xnnpack,
-            input_shape=list(s.input_shape) if s.input_shape else None, energy=s.energy,
-            nominal_power_w=s.nominal_power_w, energy_rate_hz=s.energy_rate_hz, idle_s=s.idle_s,
-            precision=s.precision, target=target, repeat_index=a.repeat_index, op_profile=a.op_profile,
-            accel=s.accel, count_instructions=s.count_instructions,
-            on_progress=_jsonl_progress if a.progress == "jsonl" else None,
-        )
+    with pid_file(a.pid_file):  # --runtime names a runtime of edgefer.runner.runtimes.RUNTIMES
+        report = run_bench(a.artifact, s, target=target,
+                           on_progress=_jsonl_progress if a.progress == "jsonl" else None)
         write_json_atomic(a.out, report)
     return 1 if report["partial"] else 0
 
@@ -139,25 +137,17 @@ def main(argv: list[str] | None = None) -> int:
 
         return pipeline_main(argv[1:])
     args = _parser().parse_args(argv)
-    from edgefer.runner.options import interrupt_on_sigterm
+    from edgefer.runner.options import print_json, run_command
 
-    interrupt_on_sigterm()
-    try:
-        if args.cmd == "probe":
-            print(json.dumps(_probe()))
-            return 0
-        if args.cmd == "lock":
-            from edgefer.runner.lock import hold_until_eof
+    commands = {"probe": lambda: print_json(_probe()), "lock": lambda: _lock(args), "bench": lambda: _bench(args),
+                "infer": lambda: _infer(args)}
+    return run_command(commands[args.cmd], "before timing started")
 
-            return hold_until_eof(args.holder, args.timeout)
-        return _bench(args) if args.cmd == "bench" else _infer(args)
-    except EdgeferError as exc:
-        print(f"error: {exc.one_line()}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("error: interrupted before timing started", file=sys.stderr)
-        return 130
 
+def _lock(args: argparse.Namespace) -> int:
+    from edgefer.runner.lock import hold_until_eof
+
+    return hold_until_eof(args.holder, args.timeout)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -203,6 +203,7 @@ def accelerator_report(runtime: str, api: str, requested: list[str], used: list[
 
 
 __all__ = [
-    "ORT_PROVIDER_ALIASES", "KNOWN_ORT_PROVIDERS", "canonical_provider", "LITERT_ACCELERATORS", "accelerator_report", "check_provider_options",
-    "choose_providers", "parse_litert_accelerators", "parse_provider", "parse_providers", "provider_spec_text", "session_fallbacks",
+    "ORT_PROVIDER_ALIASES", "KNOWN_ORT_PROVIDERS", "canonical_provider", "LITERT_ACCELERATORS", "accelerator_report",
+    "check_provider_options", "choose_providers", "parse_litert_accelerators", "parse_provider", "parse_providers",
+    "provider_spec_text", "session_fallbacks",
 ]

@@ -7,7 +7,7 @@ host's `edgefer bench`, so both accept the same spellings.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from edgefer.errors import EdgeferError
 
@@ -44,3 +44,29 @@ def interrupt_on_sigterm() -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _raise)
+
+
+def print_json(obj: Any) -> int:
+    """A probe's answer: one JSON line on stdout; exit 0."""
+    import json
+
+    print(json.dumps(obj))
+    return 0
+
+
+def run_command(body: Callable[[], int], interrupted: str) -> int:
+    """A runner subcommand's body with the runners' one exit contract: SIGTERM taken as Ctrl-C, a
+    user error as one line `error: ...` with its exit code (2), Ctrl-C before anything was
+    measured as `error: interrupted <interrupted>`, exit 130 (a run stopped later writes its
+    partial report itself and returns 1)."""
+    import sys
+
+    interrupt_on_sigterm()
+    try:
+        return body()
+    except EdgeferError as exc:
+        print(f"error: {exc.one_line()}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"error: interrupted {interrupted}", file=sys.stderr)
+        return 130

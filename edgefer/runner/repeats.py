@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import math
 import os
-import time
 import statistics as pystats
+import time
 from datetime import datetime, timezone
 from typing import Any
 

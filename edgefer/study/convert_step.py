@@ -8,8 +8,8 @@ import json
 from pathlib import Path
 from typing import Callable
 
-from edgefer.errors import EdgeferError
 from edgefer.bench.cache import convert_once, one_line
+from edgefer.errors import EdgeferError
 from edgefer.runner.files import write_text_atomic
 from edgefer.study.plan import TORCH, Cell, ModelPlan, Plan
 from edgefer.study.workers import DISK_FULL, CellRun, StudyContext

@@ -22,12 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edgefer.errors import EdgeferError
 from edgefer.bench.cache import ReportCache
+from edgefer.errors import EdgeferError
 from edgefer.study.convert_step import convert_models
 from edgefer.study.plan import Plan, make_plan
 from edgefer.study.spec import Study
-from edgefer.study.workers import DISK_FULL, CellRun, bench_key, StudyContext, StudyStopped, BoardWorker
+from edgefer.study.workers import DISK_FULL, BoardWorker, CellRun, StudyContext, StudyStopped, bench_key
 
 
 @dataclass

@@ -36,6 +36,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from edgefer.errors import EdgeferError
+from edgefer.runner.settings import BenchSettings
 
 FORMAT_CHOICES = ("torch", "onnx", "tflite")
 _ID = re.compile(r"[^A-Za-z0-9._-]+")
@@ -135,13 +136,31 @@ class TargetSpec(_Strict):
 
 
 class BenchSpec(_Strict):
+    """The study's `bench:` block: how each cell is benchmarked. The measuring fields are those of
+    edgefer.runner.settings.BenchSettings (unset: the target profile's) and are checked by it."""
+
     repeats: int = Field(default=3, ge=1, le=100, description="Fresh runs per cell, interleaved across the cells of a board.")
-    runs: int | None = Field(default=None, ge=1, description="Timed runs per repeat (default: the profile's).")
-    warmup: int | None = Field(default=None, ge=0)
-    min_seconds: float | None = Field(default=None, ge=0)
-    threads: int | None = Field(default=None, ge=1)
-    energy: Literal["auto", "measure", "estimate", "none"] = "auto"
+    runs: int | None = Field(default=None, description="Timed runs per repeat (default: the profile's).")
+    warmup: int | None = None
+    min_seconds: float | None = None
+    threads: int | None = None
+    energy: Literal["auto", "measure", "estimate", "none"] = BenchSettings.default("energy")
     concurrent: bool = Field(default=True, description="Different boards at the same time (one worker per board).")
+
+    @model_validator(mode="after")
+    def _check_settings(self) -> "BenchSpec":
+        from edgefer.bench.request import check_request
+
+        try:
+            check_request(self.settings())
+        except EdgeferError as exc:  # reported under `bench` with the YAML file's other errors
+            raise ValueError(exc.one_line()) from None
+        return self
+
+    def settings(self) -> BenchSettings:
+        """What every repeat of a cell measures (`bench()`'s settings)."""
+        return BenchSettings(runs=self.runs, warmup=self.warmup, min_seconds=self.min_seconds,
+                             threads=self.threads, energy=self.energy)
 
 
 class Study(_Strict):

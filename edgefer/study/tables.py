@@ -58,7 +58,8 @@ def rows(result: dict) -> list[dict]:
             "macs": _mega(m.get("macs")), "latency": pm(f.get("latency_ms")) if f else "—",
             "throughput": pm(f.get("throughput_sps")) if f else "—",
             "memory": "—" if not mem else f"{mem['value']:.1f}", "energy": pm(energy) if energy else "—",
-            "emulated": bool(f.get("emulated") or t.get("emulated")), "estimated": bool(energy and energy["status"] == "estimated"),
+            "emulated": bool(f.get("emulated") or t.get("emulated")),
+            "estimated": bool(energy and energy["status"] == "estimated"),
             "failed": c["status"] != "ok", "error": c.get("error"), "cell": c, "model_facts": m,
         })
     return out
@@ -99,7 +100,8 @@ def to_csv(result: dict) -> str:
     models = {m["id"]: m for m in result["models"]}
     for c in result["cells"]:
         m, f = models[c["model"]], c.get("figures") or {}
-        lat, en, mem, tp = f.get("latency_ms") or {}, f.get("energy_mj") or {}, f.get("memory_mb") or {}, f.get("throughput_sps") or {}
+        lat, en = f.get("latency_ms") or {}, f.get("energy_mj") or {}
+        mem, tp = f.get("memory_mb") or {}, f.get("throughput_sps") or {}
         w.writerow([c["target"], m["label"], c["format"], c["precision"] or "", m.get("params") or "", m.get("macs") or "",
                     lat.get("value", ""), lat.get("ci_low", ""), lat.get("ci_high", ""), lat.get("method", ""),
                     lat.get("n_repeats", ""), lat.get("n_samples", ""), tp.get("value", ""), mem.get("value", ""),

@@ -13,8 +13,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from edgefer.errors import EdgeferError
 from edgefer.bench.cache import ReportCache, one_line
+from edgefer.errors import EdgeferError
 from edgefer.study.plan import TORCH, Cell, Plan, TargetPlan, hash_profile
 
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
@@ -52,13 +52,13 @@ class StudyStopped(Exception):
 def bench_key(plan: Plan, tp: TargetPlan, run: CellRun, models: dict, repeat: int) -> dict:
     import torch
 
-    b = plan.study.bench
+    s = plan.study.bench.settings()
     c = run.cell
     what = ({"model": plan.model(c.model).key, "torch": torch.__version__} if c.format == TORCH
             else {"sha256": (run.artifact or {}).get("sha256")})
     return {"profile": hash_profile(tp.profile), "format": c.format, "precision": c.precision, **what,
-            "runs": b.runs, "warmup": b.warmup, "min_seconds": b.min_seconds, "threads": b.threads,
-            "energy": b.energy, "batch_size": 1, "repeat": repeat}
+            "runs": s.runs, "warmup": s.warmup, "min_seconds": s.min_seconds, "threads": s.threads,
+            "energy": s.energy, "batch_size": s.batch_size, "repeat": repeat}
 
 
 def _report_rel(c: Cell, repeat: int) -> str:
@@ -126,10 +126,9 @@ class BoardWorker:
         try:
             (ctx.plan.out / rel).parent.mkdir(parents=True, exist_ok=True)
             from_dir = run.artifact.get("from_dir")
-            rep = bench(from_dir or run.artifact["path"], fmt=c.format if from_dir else None,
+            rep = bench(from_dir or run.artifact["path"], b.settings(), fmt=c.format if from_dir else None,
                         precision=c.precision if from_dir else None, target=board,
                         runtime=TORCH if c.format == TORCH else None,
-                        runs=b.runs, warmup=b.warmup, min_seconds=b.min_seconds, threads=b.threads, energy=b.energy,
                         repeat=1,  # one repeat per call: this worker interleaves the repeats of all cells
                         label=f"{ctx.models[c.model]['label']} {c.series} on {c.target} (repeat {r})",
                         out=str(ctx.plan.out / rel), on_progress=ctx.on_progress(c))[0]

@@ -1,6 +1,24 @@
-"""Target profiles: pydantic schema for targets/*.yaml, loader and hardware-aware checks (host side)."""
+"""Target profiles: pydantic schema for targets/*.yaml (and the user's own profiles), loader and
+hardware-aware checks (host side)."""
 
-from edgefer.targets.loader import list_targets, load_target, resolve_target_path, targets_dir
+from edgefer.targets.loader import (
+    find_profiles,
+    list_targets,
+    load_target,
+    profile_origin,
+    resolve_target_path,
+    targets_dir,
+    user_targets_dirs,
+)
 from edgefer.targets.schema import Target
 
-__all__ = ["Target", "list_targets", "load_target", "resolve_target_path", "targets_dir"]
+__all__ = [
+    "Target",
+    "find_profiles",
+    "list_targets",
+    "load_target",
+    "profile_origin",
+    "resolve_target_path",
+    "targets_dir",
+    "user_targets_dirs",
+]

@@ -79,5 +79,6 @@ def check_target(t: Target) -> list[str]:
     """Warnings (possibly none) about how this profile will measure."""
     warnings = _cpu_warnings(t) + _connection_warnings(t) + _measurement_warnings(t) + _accelerator_warnings(t)
     if t.path and Path(t.path).stem != t.name:
-        warnings.append(f"name {t.name!r} differs from the file name {Path(t.path).name}: `--target {Path(t.path).stem}` will not find it by name")
+        warnings.append(f"name {t.name!r} differs from the file name {Path(t.path).name}: `--target "
+            f"{Path(t.path).stem}` will not find it by name")
     return warnings

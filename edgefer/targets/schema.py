@@ -159,7 +159,8 @@ class LabgridConnection(_Strict):
     user: str | None = Field(default=None, description="SSH user; default: the NetworkService's username.")
     key: str | None = Field(default=None, description="Private key file on the host (~ and $VARS expanded).")
     known_hosts: str | None = Field(default=None, description="known_hosts file pinning the boards' host keys.")
-    jump: str | None = Field(default=None, description="Jump host for ssh -J (default: labgrid's proxy if the resource needs one).")
+    jump: str | None = Field(default=None, description="Jump host for ssh -J (default: labgrid's proxy if "
+        "the resource needs one).")
     strict_host_key_checking: bool = True
     connect_timeout_s: int = Field(default=10, ge=1)
 

@@ -199,5 +199,6 @@ def create_model(name: str, num_classes: int = 7, in_chans: int | None = None, s
         if not kw:
             raise
         args = ", ".join(f"{k}={v!r}" for k, v in kw.items())
-        raise EdgeferError(f"model {name} rejects {args}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from None
+        first_line = str(exc).splitlines()[0] if str(exc) else ""
+        raise EdgeferError(f"model {name} rejects {args}: {type(exc).__name__}: {first_line}") from None
     return model.eval()

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import os
 
-from edgefer.runner.energy.base import Meter
 from edgefer.errors import EdgeferError
+from edgefer.runner.energy.base import Meter
 from edgefer.runner.files import read_text
 
 DEFAULT_SUPPLY = "/sys/class/power_supply/battery"
@@ -34,6 +34,7 @@ class AndroidMeter(Meter):
     name = "android"
     cumulative = False
     default_rate_hz = 10.0
+    spec_keys = ("sysfs_root",)
 
     def __init__(self, sysfs_root: str = DEFAULT_SUPPLY, current_unit: str | None = None,
                  voltage_unit: str | None = None) -> None:

@@ -19,6 +19,8 @@ class Meter(ABC):
     name: str = "meter"
     cumulative: bool = False
     default_rate_hz: float = 10.0
+    # the keys of a meter spec (a target profile's `energy:` block) passed on to __init__
+    spec_keys: tuple[str, ...] = ()
 
     def __init__(self) -> None:
         self.rail: str | None = None

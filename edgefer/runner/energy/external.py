@@ -7,8 +7,8 @@ import shlex
 import shutil
 import subprocess
 
-from edgefer.runner.energy.base import Meter
 from edgefer.errors import EdgeferError
+from edgefer.runner.energy.base import Meter
 
 _NUMBER = re.compile(r"[-+]?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?")
 
@@ -24,9 +24,12 @@ class ExternalMeter(Meter):
     name = "external"
     cumulative = False
     default_rate_hz = 2.0
+    spec_keys = ("command", "rail")
 
-    def __init__(self, command: str | list[str], rail: str | None = None) -> None:
+    def __init__(self, command: str | list[str] | None = None, rail: str | None = None) -> None:
         super().__init__()
+        if command is None:
+            raise EdgeferError("external energy meter needs a 'command' that prints watts")
         self.argv = shlex.split(command) if isinstance(command, str) else list(command)
         if not self.argv or shutil.which(self.argv[0]) is None:
             raise EdgeferError(f"external meter path missing: command '{self.argv[0] if self.argv else ''}' not found")

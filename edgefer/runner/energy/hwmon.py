@@ -11,8 +11,8 @@ from __future__ import annotations
 import glob
 import os
 
-from edgefer.runner.energy.base import Meter
 from edgefer.errors import EdgeferError
+from edgefer.runner.energy.base import Meter
 from edgefer.runner.files import read_text
 
 DEFAULT_ROOT = "/sys/class/hwmon"
@@ -43,6 +43,7 @@ class HwmonMeter(Meter):
     name = "hwmon"
     cumulative = False
     default_rate_hz = 20.0
+    spec_keys = ("sysfs_root", "rail")
 
     def __init__(self, sysfs_root: str = DEFAULT_ROOT, rail: str | None = None) -> None:
         super().__init__()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 
-from edgefer.runner.energy.base import Meter
 from edgefer.errors import EdgeferError
+from edgefer.runner.energy.base import Meter
 from edgefer.runner.files import read_text
 
 DEFAULT_ZONE = "/sys/class/powercap/intel-rapl:0"  # package 0
@@ -15,6 +15,7 @@ class RaplMeter(Meter):
     name = "rapl"
     cumulative = True
     default_rate_hz = 20.0
+    spec_keys = ("sysfs_root",)
 
     def __init__(self, sysfs_root: str = DEFAULT_ZONE) -> None:
         super().__init__()

@@ -10,8 +10,8 @@ import re
 import shutil
 import subprocess
 
-from edgefer.runner.energy.base import Meter
 from edgefer.errors import EdgeferError
+from edgefer.runner.energy.base import Meter
 
 # "  3V3_SYS_A current(1)=0.05172192A"  /  "  3V3_SYS_V volt(9)=3.31159000V"
 _LINE = re.compile(r"^\s*(\S+)_([AV])\s+\w+\(\d+\)=([-+0-9.eE]+)[AV]\s*$")
@@ -33,6 +33,7 @@ class VcgencmdMeter(Meter):
     name = "vcgencmd"
     cumulative = False
     default_rate_hz = 5.0
+    spec_keys = ("command",)
 
     def __init__(self, command: list[str] | None = None) -> None:
         super().__init__()

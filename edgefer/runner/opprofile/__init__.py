@@ -2,7 +2,9 @@
 
 Profiled runs are separate from the timed runs: `profile_ops` is called after timing has
 finished and, for onnxruntime, opens a second session with the session profiler on, so the
-profiler's overhead never reaches the latency statistics. One module per runtime:
+profiler's overhead never reaches the latency statistics. Each runtime profiles itself
+(`Runtime.profile_ops`, edgefer/runner/runtimes/base.py: by default "no op profiler"); the
+profilers of the runtimes that have one live here, one module per runtime:
 
 - onnxrt: onnxruntime's session profiler (Chrome-trace JSON), per node and per op type, plus the
   QuantizeLinear/DequantizeLinear nodes and float islands of QDQ int8 models.
@@ -35,17 +37,13 @@ def profile_ops(rt: Any, feeds: list[np.ndarray], runs: int, warmup: int = 2) ->
     if runs < 1:
         raise EdgeferError(f"--op-profile must be >= 1 profiled runs, got {runs}")
     name = getattr(rt, "name", None)
+    profile = getattr(rt, "profile_ops", None)
+    if profile is None:  # an opener's object that is not an edgefer Runtime
+        return unavailable(name, f"runtime '{name}' has no op profiler in edgefer "
+                                 "(onnxruntime and LiteRT have)")
     try:
-        if name == "onnxruntime":
-            from edgefer.runner.opprofile.onnxrt import profile_onnxruntime
-
-            return profile_onnxruntime(rt, feeds, runs, warmup)
-        if name in ("litert", "tflite_runtime"):
-            from edgefer.runner.opprofile.litert import profile_litert
-
-            return profile_litert(rt)
+        return profile(feeds, runs, warmup)
     except KeyboardInterrupt:
         return unavailable(name, "interrupted while profiling (the timed runs are complete)")
     except Exception as exc:  # a profiler failure must not cost the benchmark
         return unavailable(name, f"profiling failed: {type(exc).__name__}: {first_line(exc)[:200]}")
-    return unavailable(name, f"runtime '{name}' has no op profiler in edgefer (onnxruntime and LiteRT have)")

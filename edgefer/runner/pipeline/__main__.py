@@ -10,6 +10,7 @@ import json
 import sys
 
 from edgefer.errors import EdgeferError
+from edgefer.runner.pipeline.settings import PipelineSettings
 
 
 def _probe() -> dict:
@@ -36,13 +37,13 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--frames", type=int)
     r.add_argument("--fps", type=float)
     r.add_argument("--duration", type=float)
-    r.add_argument("--warmup", type=int, default=3)
+    r.add_argument("--warmup", type=int, default=PipelineSettings.default("warmup"))
     r.add_argument("--threads", type=int)
     r.add_argument("--runtime")
-    r.add_argument("--resize", default="auto")
-    r.add_argument("--nms", default="weighted")
-    r.add_argument("--crop-margin", type=float, default=0.1)
-    r.add_argument("--energy", default="auto")
+    r.add_argument("--resize", default=PipelineSettings.default("resize"))
+    r.add_argument("--nms", default=PipelineSettings.default("nms"))
+    r.add_argument("--crop-margin", type=float, default=PipelineSettings.default("crop_margin"))
+    r.add_argument("--energy", default=PipelineSettings.default("energy"))
     r.add_argument("--precision")
     r.add_argument("--source-note")
     r.add_argument("--target-json")
@@ -58,36 +59,26 @@ def _jsonl_progress(frames: int, elapsed_ns: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from edgefer.runner.options import interrupt_on_sigterm
+    from edgefer.runner.options import print_json, run_command
 
     a = _parser().parse_args(argv)
-    interrupt_on_sigterm()
+    return run_command(lambda: print_json(_probe()) if a.cmd == "probe" else _run(a), "before any frame was timed")
+
+
+def _run(a: argparse.Namespace) -> int:
+    from edgefer.runner.files import pid_file, write_json_atomic
+    from edgefer.runner.pipeline.session import run_pipeline_session
+
     try:
-        if a.cmd == "probe":
-            print(json.dumps(_probe()))
-            return 0
-        from edgefer.runner.files import pid_file, write_json_atomic
-        from edgefer.runner.pipeline.session import run_pipeline_session
-
-        try:
-            target = json.loads(a.target_json) if a.target_json else None
-        except json.JSONDecodeError as exc:
-            raise EdgeferError(f"--target-json is not valid JSON: {exc}") from None
-        with pid_file(a.pid_file):
-            report = run_pipeline_session(
-                a.classifier, a.detector, a.source, frames=a.frames, fps=a.fps, duration_s=a.duration,
-                warmup=a.warmup, threads=a.threads, runtime=a.runtime, resize=a.resize, nms=a.nms,
-                crop_margin=a.crop_margin, energy=a.energy, target=target, source_note=a.source_note,
-                precision=a.precision, on_progress=_jsonl_progress if a.progress == "jsonl" else None)
-            write_json_atomic(a.out, report)
-        return 1 if report["partial"] else 0
-    except EdgeferError as exc:
-        print(f"error: {exc.one_line()}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("error: interrupted before any frame was timed", file=sys.stderr)
-        return 130
-
+        target = json.loads(a.target_json) if a.target_json else None
+    except json.JSONDecodeError as exc:
+        raise EdgeferError(f"--target-json is not valid JSON: {exc}") from None
+    with pid_file(a.pid_file):
+        report = run_pipeline_session(
+            a.classifier, a.detector, a.source, PipelineSettings.from_namespace(a), target=target,
+            source_note=a.source_note, on_progress=_jsonl_progress if a.progress == "jsonl" else None)
+        write_json_atomic(a.out, report)
+    return 1 if report["partial"] else 0
 
 if __name__ == "__main__":
     sys.exit(main())

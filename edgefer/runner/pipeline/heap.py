@@ -4,9 +4,10 @@ glibc returns memory to the kernel when the top of the heap has more than M_TRIM
 and serves blocks over M_MMAP_THRESHOLD from fresh mappings. Measured here
 (benchmarks/heap_faults.py), a plain Python process that allocates and frees a 224x224x3 float
 array (588 KiB, a crop tensor's size) takes 262 minor page faults every time (505 us; 27 us with the
-heap kept), the numpy crop resize (103->224 RGB) 739 (1.65 ms; 0.32 ms kept). (Once an onnxruntime session exists the faults are gone, so it was the TFLite-only
-runner processes that paid.) Real-time applications set both thresholds once at start; the
-pipeline runner, a process of its own, does the same, and the report says so (`settings.heap`).
+heap kept), the numpy crop resize (103->224 RGB) 739 (1.65 ms; 0.32 ms kept). (Once an
+onnxruntime session exists the faults are gone, so it was the TFLite-only runner processes that
+paid.) Real-time applications set both thresholds once at start; the pipeline runner, a process of
+its own, does the same, and the report says so (`settings.heap`).
 Elsewhere (musl, macOS) nothing is changed and the report says that.
 """
 

@@ -14,8 +14,7 @@ from typing import Any, Callable
 import numpy as np
 
 from edgefer.errors import EdgeferError
-
-RESIZE_BACKENDS = ("auto", "numpy", "cv2")
+from edgefer.runner.pipeline.settings import RESIZE_BACKENDS
 
 
 @functools.lru_cache(maxsize=1)

@@ -1,4 +1,4 @@
-"""One pipeline run -> one report dict, kind "edgefer.report.pipeline" (device side).
+"""One pipeline run -> one report dict, kind "edgefer.pipeline.report" (device side).
 
 The same function runs on a board (`python -m edgefer.runner.pipeline run`) and in-process on
 the host for the local target. User errors (bad source, detector, classifier) raise
@@ -8,9 +8,8 @@ flow returns the report of the frames measured so far with partial=true.
 
 from __future__ import annotations
 
-import os
-
 import json
+import os
 from datetime import datetime, timezone
 from typing import Any, Callable
 
@@ -20,10 +19,11 @@ from edgefer.runner import envinfo
 from edgefer.runner.pipeline import imaging, summary
 from edgefer.runner.pipeline.heap import keep_heap
 from edgefer.runner.pipeline.loop import FrameLog, LoopSettings, complete_rows, run_loop, warm_up
+from edgefer.runner.pipeline.settings import PipelineSettings
 
 SCHEMA_VERSION = "1"
 DEFAULT_FRAMES = 100  # frames of a run given neither --frames nor --duration
-KIND = "edgefer.report.pipeline"
+KIND = "edgefer.pipeline.report"
 RUNTIME_MODULES = ("onnxruntime", "ai-edge-litert", "tflite-runtime")
 
 
@@ -52,56 +52,31 @@ def _meter(energy: str | dict[str, Any] | None) -> tuple[Any | None, str | None]
     raise EdgeferError(f"invalid --energy '{energy}' (auto, none or a meter spec as JSON)")
 
 
-def check_settings(frames: int | None, fps: float | None, duration_s: float | None, warmup: int,
-                   crop_margin: float, threads: int | None = None) -> None:
-    """Every run setting in range (NaN included), one line naming the option; before any work."""
-    from edgefer.runner.settings import MAX_SECONDS, MAX_THREADS, check_number
-
-    if frames is not None and (isinstance(frames, bool) or not isinstance(frames, int) or frames < 1):
-        raise EdgeferError(f"--frames must be an integer >= 1, got {frames!r}")
-    if fps is not None:
-        check_number("--fps", fps, 0, 1000, False)
-        if fps <= 0:
-            raise EdgeferError(f"--fps must be in (0, 1000], got {fps}")
-    if duration_s is not None:
-        check_number("--duration", duration_s, 0, MAX_SECONDS, False)
-        if duration_s <= 0:
-            raise EdgeferError(f"--duration must be > 0 seconds, got {duration_s}")
-    if fps is not None and duration_s is None and frames is None:
-        raise EdgeferError("--fps needs --duration (or --frames): how long should the camera run?")
-    if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
-        raise EdgeferError(f"--warmup must be an integer >= 0, got {warmup!r}")
-    check_number("--crop-margin", crop_margin, 0, 2, False)
-    if threads is not None:
-        check_number("--threads", threads, 1, MAX_THREADS, True)
-
-
 def run_pipeline_session(
-    classifier: str, detector: str, source: str, *, frames: int | None = None, fps: float | None = None,
-    duration_s: float | None = None, warmup: int = 3, threads: int | None = None, runtime: str | None = None,
-    resize: str = "auto", nms: str = "weighted", crop_margin: float = 0.1, energy: str | dict | None = "auto",
-    target: dict[str, Any] | None = None, source_note: str | None = None, precision: str | None = None,
+    classifier: str, detector: str, source: str, settings: PipelineSettings | None = None, *,
+    target: dict[str, Any] | None = None, source_note: str | None = None,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Run the pipeline and return the report dict (validated on the host by edgefer.report.pipeline).
     `on_progress(frames processed, ns since the first timed frame)` about twice a second."""
+    s = (settings or PipelineSettings()).validate()
+    frames, fps, duration_s, threads, crop_margin = s.frames, s.fps, s.duration_s, s.threads, s.crop_margin
     from edgefer.runner.pipeline.classifier import FaceClassifier
     from edgefer.runner.pipeline.detectors import open_detector
     from edgefer.runner.pipeline.monitor import BoardMonitor
     from edgefer.runner.pipeline.sources import open_source
     from edgefer.runner.session import artifact_info
 
-    check_settings(frames, fps, duration_s, warmup, crop_margin, threads)
     heap = keep_heap()  # before the first frame's buffers
     if frames is None and duration_s is None:
         frames = DEFAULT_FRAMES
-    backend = imaging.resize_backend(resize)
+    backend = imaging.resize_backend(s.resize)
     src = open_source(source)
     det = cls = None
     try:
-        det = open_detector(detector, threads=threads, resize_backend=backend, nms_mode=nms)
-        cls = FaceClassifier(classifier, runtime=runtime, threads=threads, resize_backend=backend)
-        meter, meter_why = _meter(energy)
+        det = open_detector(detector, threads=threads, resize_backend=backend, nms_mode=s.nms)
+        cls = FaceClassifier(classifier, runtime=s.runtime, threads=threads, resize_backend=backend)
+        meter, meter_why = _meter(s.energy)
         report: dict[str, Any] = {
             "schema_version": SCHEMA_VERSION, "kind": KIND,
             "created_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "edgefer_version": __version__,
@@ -109,16 +84,17 @@ def run_pipeline_session(
             "environment": envinfo.fingerprint({m: envinfo.module_version(m) for m in RUNTIME_MODULES}),
             "source": {**src.describe(), "note": source_note},
             "detector": det.describe(),
-            "classifier": {"artifact": artifact_info(classifier, precision), **cls.describe()},
-            "settings": {"frames": frames, "fps": fps, "duration_s": duration_s, "warmup": warmup,
-                         "threads": threads, "resize": backend, "nms": nms if det.kind == "blazeface" else None,
+            "classifier": {"artifact": artifact_info(classifier, s.precision), **cls.describe()},
+            "settings": {"frames": frames, "fps": fps, "duration_s": duration_s, "warmup": s.warmup,
+                         "threads": threads, "resize": backend, "nms": s.nms if det.kind == "blazeface" else None,
                          "crop_margin": crop_margin, "opencv": getattr(imaging.cv2_module(), "__version__", None),
                          "heap": heap,
-                         "energy": energy if isinstance(energy, (str, dict)) or energy is None else str(energy)},
+                         "energy": s.energy if isinstance(s.energy, (str, dict)) or s.energy is None
+                         else str(s.energy)},
             "statistics": None, "paced": None, "timeline": [], "energy": None, "frames": None, "results": [],
         }
         report["environment"]["opencv"] = report["settings"]["opencv"]
-        warm_up(src, det, cls, warmup, crop_margin)
+        warm_up(src, det, cls, s.warmup, crop_margin)
         log = FrameLog()
         monitor = BoardMonitor(meter)
         report["environment"]["temperatures_before"] = envinfo.temperatures()

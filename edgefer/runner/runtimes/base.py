@@ -84,6 +84,15 @@ class Runtime(ABC):
     """Load a model file, run it on prepared feeds (the timed call), describe it."""
 
     name: str = "runtime"
+    # the libraries load() imports: preload_runtime imports them first, so their memory is not the model's
+    libraries: tuple[str, ...] = ()
+    reads_model_file = True  # open_runtime checks the file exists and is not empty before load()
+
+    @classmethod
+    def implementation(cls, options: dict[str, Any]) -> type[Runtime]:
+        """The class that loads a model with these open_runtime options: this one, unless an
+        option selects another API of the same runtime (LiteRT's accelerator -> CompiledModel)."""
+        return cls
 
     def __init__(self) -> None:
         self.path: str = ""
@@ -179,6 +188,15 @@ class Runtime(ABC):
         """The report's `accelerators` section (edgefer.runner.accel.accelerator_report): what was
         requested, what ran, fallbacks, node counts. None for runtimes without accelerators."""
         return None
+
+    def profile_ops(self, feeds: list[np.ndarray], runs: int, warmup: int) -> dict[str, Any]:
+        """The report's `op_profile` section from `runs` profiled runs after the timed ones
+        (called through edgefer.runner.opprofile.profile_ops, which keeps a failure here from
+        costing the benchmark). Runtimes with a profiler override this."""
+        from edgefer.runner.opprofile import unavailable
+
+        return unavailable(self.name, f"runtime '{self.name}' has no op profiler in edgefer "
+                                      "(onnxruntime and LiteRT have)")
 
     def close(self) -> None:
         """Release the model (optional)."""

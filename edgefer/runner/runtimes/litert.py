@@ -15,7 +15,8 @@ import numpy as np
 
 from edgefer.errors import EdgeferError, first_line
 from edgefer.runner.accel import accelerator_report
-from edgefer.runner.runtimes.base import Runtime, TensorInfo, guess_layout
+from edgefer.runner.runtimes.base import Runtime, TensorInfo
+from edgefer.runner.runtimes.tflite_tensors import tflite_layout, tflite_quantization
 
 
 def _import_interpreter() -> tuple[Any, str, str]:
@@ -55,25 +56,6 @@ def _check_numpy_abi(package: str, version: str) -> None:
         )
 
 
-def tflite_layout(name: str, shape: list[int | None]) -> str | None:
-    """Image layout of a TFLite input: the name edgefer gives it ("image_nhwc") wins, else the
-    channel position; an ambiguous 4-D shape is taken as NHWC, TFLite's native layout."""
-    lowered = name.lower()
-    if len(shape) == 4:
-        for layout in ("NHWC", "NCHW"):
-            if layout.lower() in lowered:
-                return layout
-    return guess_layout(shape, default="NHWC")
-
-
-def _quantization(detail: dict[str, Any]) -> dict[str, float] | None:
-    # per-tensor (scale, zero_point); (0.0, 0) means "not quantized"
-    scale, zero_point = detail.get("quantization", (0.0, 0))
-    if not scale:
-        return None
-    return {"scale": float(scale), "zero_point": int(zero_point)}
-
-
 def _tensor_info(detail: dict[str, Any], with_layout: bool) -> TensorInfo:
     # shape_signature has -1 for dynamic dims; shape has the currently allocated size
     sig = detail.get("shape_signature")
@@ -84,12 +66,22 @@ def _tensor_info(detail: dict[str, Any], with_layout: bool) -> TensorInfo:
         shape=shape,
         dtype=np.dtype(detail["dtype"]).name,
         layout=tflite_layout(detail["name"], shape) if with_layout else None,
-        quantization=_quantization(detail),
+        quantization=tflite_quantization(detail),
     )
 
 
 class LiteRTRuntime(Runtime):
     name = "litert"
+    libraries = ("ai_edge_litert.interpreter", "tflite_runtime.interpreter")
+
+    @classmethod
+    def implementation(cls, options: dict[str, Any]) -> type[Runtime]:
+        """The Interpreter, or LiteRT's CompiledModel API when an accelerator is asked for."""
+        if options.get("accelerator"):
+            from edgefer.runner.runtimes.litert_compiled import LiteRTCompiledRuntime
+
+            return LiteRTCompiledRuntime
+        return cls
 
     def load(self, path: str, threads: int | None = None, options: dict[str, Any] | None = None) -> None:
         interpreter_mod, package, self._version = _import_interpreter()
@@ -168,6 +160,12 @@ class LiteRTRuntime(Runtime):
             "interpreter execution plan (an XNNPACK partition counts as one DELEGATE node)",
             fully_accelerated=None if counts is None else counts["CPU builtin kernels"] == 0,
         )
+
+    def profile_ops(self, feeds: list[np.ndarray], runs: int, warmup: int) -> dict[str, Any]:
+        """Which ops XNNPACK took (delegate partitions); the Interpreter has no per-op timer."""
+        from edgefer.runner.opprofile.litert import profile_litert
+
+        return profile_litert(self)
 
     def close(self) -> None:
         self._interp = None

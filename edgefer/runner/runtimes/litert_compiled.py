@@ -27,7 +27,7 @@ import numpy as np
 from edgefer.errors import EdgeferError
 from edgefer.runner.accel import LITERT_ACCELERATORS, accelerator_report, parse_litert_accelerators
 from edgefer.runner.runtimes.base import Runtime, TensorInfo
-from edgefer.runner.runtimes.litert import tflite_layout
+from edgefer.runner.runtimes.tflite_tensors import tflite_layout, tflite_quantization
 
 
 @contextlib.contextmanager
@@ -110,7 +110,10 @@ class LiteRTCompiledRuntime(Runtime):
 
         where = os.path.expanduser(self._dispatch) if self._dispatch else \
             getattr(environment, "_autodiscover_dispatch_library_path", lambda: "")()
-        libs = [where] if where and os.path.isfile(where) else sorted(glob.glob(os.path.join(where, "libLiteRtDispatch_*.so"))) if where else []
+        if where and os.path.isfile(where):
+            libs = [where]
+        else:
+            libs = sorted(glob.glob(os.path.join(where, "libLiteRtDispatch_*.so"))) if where else []
         errors = []
         for lib in libs:
             try:
@@ -193,12 +196,10 @@ class LiteRTCompiledRuntime(Runtime):
         """int8 I/O: CompiledModel's tensor details carry no scale/zero point; the interpreter's do."""
         from ai_edge_litert import interpreter
 
-        from edgefer.runner.runtimes.litert import _quantization
-
         interp = interpreter.Interpreter(model_path=self.path)
         runner = interp.get_signature_runner(self._key)
         for infos, details in ((self.inputs, runner.get_input_details()), (self.outputs, runner.get_output_details())):
-            by_name = {name: _quantization(d) for name, d in details.items()}
+            by_name = {name: tflite_quantization(d) for name, d in details.items()}
             names = self._in_names if infos is self.inputs else self._out_names
             for t, name in zip(infos, names):
                 t.quantization = by_name.get(name)
@@ -226,6 +227,13 @@ class LiteRTCompiledRuntime(Runtime):
             node_counts=None, node_counts_source="not exposed by LiteRT's Python API (fully_accelerated is)",
             fully_accelerated=bool(self._model.is_fully_accelerated()),
         )
+
+    def profile_ops(self, feeds: list[np.ndarray], runs: int, warmup: int) -> dict[str, Any]:
+        from edgefer.runner.opprofile import unavailable
+
+        return unavailable(self.name, "LiteRT's CompiledModel API has no op profiler and no execution "
+                                      "plan to read; without an accelerator the Interpreter reports its "
+                                      "delegate partitions")
 
     def close(self) -> None:
         if getattr(self, "_model", None) is None:

@@ -10,7 +10,13 @@ from typing import Any
 import numpy as np
 
 from edgefer.errors import EdgeferError, first_line
-from edgefer.runner.accel import CPU_PROVIDER, accelerator_report, choose_providers, parse_providers, session_fallbacks
+from edgefer.runner.accel import (
+    CPU_PROVIDER,
+    accelerator_report,
+    choose_providers,
+    parse_providers,
+    session_fallbacks,
+)
 from edgefer.runner.runtimes.base import Runtime, TensorInfo, guess_layout
 
 # onnxruntime reports element types as "tensor(float)" etc.
@@ -28,6 +34,7 @@ def _dims(shape: list[Any]) -> list[int | None]:
 
 class OnnxRuntime(Runtime):
     name = "onnxruntime"
+    libraries = ("onnxruntime",)
 
     def load(self, path: str, threads: int | None = None, options: dict[str, Any] | None = None) -> None:
         import onnxruntime as ort
@@ -123,6 +130,12 @@ class OnnxRuntime(Runtime):
 
     def extra_description(self) -> dict[str, Any]:
         return {"providers": list(self._sess.get_providers())}
+
+    def profile_ops(self, feeds: list[np.ndarray], runs: int, warmup: int) -> dict[str, Any]:
+        """Per-node times from onnxruntime's session profiler, in a second session (opprofile.onnxrt)."""
+        from edgefer.runner.opprofile.onnxrt import profile_onnxruntime
+
+        return profile_onnxruntime(self, feeds, runs, warmup)
 
     def close(self) -> None:
         self._sess = None

