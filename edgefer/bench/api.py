@@ -196,7 +196,7 @@ class _Interleaved:
                 for i in range(self.k):
                     for j in list(live):
                         try:
-                            rep = self.host.run_repeat(self.jobs[j].path, self._repeat_settings(j, i), i,
+                            rep = self.host.run_repeat(self.jobs[j].path, self._repeat_settings(j, i),
                                                        _event_adapter(progress[j], i, self.k))
                         except EdgeferError as exc:
                             self._fail(j, exc)

@@ -48,15 +48,13 @@ class RunnerHost(ABC):
         with --out, --pid-file and --progress added -> its report, partial when it was stopped
         (Ctrl-C/SIGTERM here) or failed after writing it; `step` names it in errors."""
 
-    def run_repeat(self, path: str, settings: BenchSettings, index: int, on_event: EventFn | None,
-                   extra: list[str] | None = None) -> dict:
-        """One bench repeat in a fresh runner process (`extra`: more runner flags, e.g. --op-profile N)
-        -> its single-repeat report (partial when stopped)."""
+    def run_repeat(self, path: str, settings: BenchSettings, on_event: EventFn | None) -> dict:
+        """One bench repeat in a fresh runner process (its index and any op profile travel in
+        `settings`) -> its single-repeat report (partial when stopped)."""
         from edgefer.bench.torch_runner import runner_module  # --runtime torch: the host's runner
 
         target_json = json.dumps(self.target.summary(), separators=(",", ":"))
-        args = ["bench", self.runner_path(path), "--repeat-index", str(index), "--target-json", target_json,
-                *settings.to_argv(), *(extra or [])]
+        args = ["bench", self.runner_path(path), "--target-json", target_json, *settings.to_argv()]
         return self.run_runner([runner_module(settings.runtime), *args], "bench", on_event)
 
 

@@ -150,7 +150,7 @@ class BenchSettings:
             if value is not None:
                 args += [flag, repr(float(value)) if isinstance(value, float) else str(value)]
         for flag, value in (("--op-profile", self.op_profile), ("--repeat-index", self.repeat_index)):
-            if value:  # 0 is the runner's default: left out, so a host's own --repeat-index stands
+            if value:  # 0 is the runner's default: left out
                 args += [flag, str(value)]
         if self.cpus:
             args += ["--cpus", ",".join(map(str, self.cpus))]
