@@ -90,13 +90,6 @@ def _add_setting_flags(b: argparse.ArgumentParser) -> None:
                    help="which repeat this process is (recorded)")
 
 
-def _json_arg(text: str | None, flag: str) -> Any:
-    try:
-        return json.loads(text) if text else None
-    except json.JSONDecodeError as exc:
-        raise EdgeferError(f"{flag} is not valid JSON: {exc}")
-
-
 def _bench(a: argparse.Namespace) -> int:
     from edgefer.runner.files import pid_file, write_json_atomic
     from edgefer.runner.session import run_bench
