@@ -226,3 +226,36 @@ def test_sigterm_during_convert_removes_the_staging_dir(tmp_path):
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err
     assert not list(out.glob(".edgefer-convert-*")) and not (out / "manifest.json").exists()
+
+
+def test_a_signal_inside_the_exporter_is_taken_after_it(capfd):
+    """torch's exporter aborts the process (C++ c10::Error, exit 134) when a KeyboardInterrupt
+    lands inside it: convert holds Ctrl-C/SIGTERM back until the export returns; a second
+    signal still interrupts at once."""
+    import os
+    import signal
+
+    from edgefer.runner.options import deferred_interrupts, interrupt_on_sigterm
+
+    before = signal.getsignal(signal.SIGTERM)
+    interrupt_on_sigterm()
+    finished, second = [], []
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            with deferred_interrupts("the exporter"):
+                os.kill(os.getpid(), signal.SIGTERM)
+                sum(range(100_000))  # the handler runs here, between bytecodes; the block goes on
+                finished.append(True)
+        with pytest.raises(KeyboardInterrupt):
+            with deferred_interrupts("the exporter"):
+                os.kill(os.getpid(), signal.SIGTERM)
+                sum(range(100_000))
+                os.kill(os.getpid(), signal.SIGINT)
+                sum(range(100_000))
+                second.append("not reached")
+        inside = signal.getsignal(signal.SIGINT)
+    finally:
+        signal.signal(signal.SIGTERM, before)
+    assert finished == [True] and second == []
+    assert inside is signal.default_int_handler  # the handlers are put back
+    assert "stopping once the exporter returns" in capfd.readouterr().err

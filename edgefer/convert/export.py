@@ -8,6 +8,7 @@ from edgefer.convert.inputs import ConvertData
 from edgefer.convert.manifest import artifact_record
 from edgefer.convert.options import ConvertOptions, Step
 from edgefer.errors import EdgeferError
+from edgefer.runner.options import deferred_interrupts
 
 EXTENSIONS = {"onnx": ".onnx", "tflite": ".tflite"}
 
@@ -36,7 +37,8 @@ def export_artifact(fmt: str, precision: str, ms, x_example, x_calib, path: Path
         from edgefer.convert.onnx_quant import quantize_onnx_int8
 
         if precision == "fp32":
-            return export_onnx(ms.model, torch.from_numpy(x_example), path, opts.opset, opts.dynamic_batch)
+            with deferred_interrupts("torch's ONNX exporter"):
+                return export_onnx(ms.model, torch.from_numpy(x_example), path, opts.opset, opts.dynamic_batch)
         return quantize_onnx_int8(fp32_paths["onnx"], x_calib, path, act, opts.calibration)
     try:
         from edgefer.convert.tflite import export_tflite_fp32, quantize_tflite_int8
@@ -45,7 +47,8 @@ def export_artifact(fmt: str, precision: str, ms, x_example, x_calib, path: Path
             "TFLite conversion is not available in this install (edgefer.convert.tflite)"
         ) from None
     if precision == "fp32":
-        return export_tflite_fp32(ms.model, torch.from_numpy(x_example), path)
+        with deferred_interrupts("torch.export (litert-torch)"):
+            return export_tflite_fp32(ms.model, torch.from_numpy(x_example), path)
     return quantize_tflite_int8(fp32_paths["tflite"], x_calib, path, io_dtype=opts.tflite_io)
 
 

@@ -7,7 +7,8 @@ host's `edgefer bench`, so both accept the same spellings.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+import contextlib
+from typing import Any, Callable, Iterator
 
 from edgefer.errors import EdgeferError
 
@@ -70,3 +71,37 @@ def run_command(body: Callable[[], int], interrupted: str) -> int:
     except KeyboardInterrupt:
         print(f"error: interrupted {interrupted}", file=sys.stderr)
         return 130
+
+
+@contextlib.contextmanager
+def deferred_interrupts(what: str) -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM back while `what` runs, then raise KeyboardInterrupt at its end.
+
+    For native code that aborts the whole process when Python interrupts it mid-way: torch's
+    exporter under FakeTensorMode dies with a C++ `c10::Error` (exit 134), leaving the staging
+    directory behind. The first signal is noted (one line on stderr) and taken at the safe point
+    after the block; a second one interrupts at once, as before. Main thread only (elsewhere
+    signals cannot be handled, and the block runs as is)."""
+    import os
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+
+    def hold(signum: int, frame: Any) -> None:
+        if received:
+            raise KeyboardInterrupt
+        received.append(signum)
+        os.write(2, f"stopping once {what} returns (interrupting it would abort the process)\n".encode())
+
+    previous = {s: signal.signal(s, hold) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    if received:
+        raise KeyboardInterrupt
