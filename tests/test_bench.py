@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from _bench_models import tiny_conv_onnx
 
-from edgefer.bench.api import bench, resolve_jobs
+from edgefer.bench.api import bench
+from edgefer.bench.jobs import resolve_jobs
 from edgefer.errors import EdgeferError
 from edgefer.report.bench import validate_report
 from edgefer.runner.settings import BenchSettings
@@ -237,7 +238,7 @@ def test_out_problems_are_found_before_measuring(converted, model, tmp_path, cap
 
 
 def test_report_that_cannot_be_written_goes_to_a_fallback_file(tmp_path):
-    from edgefer.bench.api import save_report
+    from edgefer.bench.outputs import save_report
 
     blocker = tmp_path / "blocker"
     blocker.write_text("a file where a directory is needed")

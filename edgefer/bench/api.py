@@ -13,22 +13,14 @@ from __future__ import annotations
 import os
 from typing import Any, Callable
 
-# file_job, resolve_jobs, save_fallback, save_report: part of this module's API (reproduce, pipeline, tests)
-from edgefer.bench.jobs import Job, file_job, resolve_jobs  # noqa: F401
-from edgefer.bench.outputs import check_out, report_path, save_fallback, save_report  # noqa: F401
-from edgefer.bench.request import (
-    MAX_REPEAT,
-    check_lock_timeout,
-    check_repeat,
-    check_request,
-    resolve_settings,
-)
+from edgefer.bench.jobs import Job, resolve_jobs
+from edgefer.bench.outputs import check_out, report_path, save_report
+from edgefer.bench.request import check_lock_timeout, check_repeat, check_request, resolve_settings
 from edgefer.errors import EdgeferError
 from edgefer.runner.loadgen import ProgressFn
-from edgefer.runner.settings import ENERGY_MODES, BenchSettings
+from edgefer.runner.settings import BenchSettings
 
-__all__ = ["ENERGY_MODES", "MAX_REPEAT", "BenchSettings", "Job", "bench", "bench_jobs", "check_out",
-           "file_job", "report_path", "resolve_jobs", "save_fallback", "save_report"]
+__all__ = ["bench", "bench_jobs"]
 
 JobProgress = Callable[[Job], ProgressFn | None]
 

@@ -89,7 +89,8 @@ class Pending:
 def bench_pending(pending: list[Pending], s: Settings, cache: Any, outp: Path, on_progress: Any) -> None:
     """One bench_jobs call for a paper's artifacts, so their repeats interleave (A B C A B C ...) and
     slow drift hits all alike; a failing artifact keeps its error in its row, the others go on."""
-    from edgefer.bench.api import bench_jobs, file_job
+    from edgefer.bench.api import bench_jobs
+    from edgefer.bench.jobs import file_job
 
     if not pending:
         return
